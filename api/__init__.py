@@ -1,0 +1,1 @@
+"""lvyue HTTP API (FastAPI)."""

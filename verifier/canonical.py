@@ -1,0 +1,91 @@
+"""RFC 8785 (JSON Canonicalization Scheme) bytes of a JSON value.
+
+Every byte string that lvyue hashes or signs is produced here. The format (docs/format.md, "Canonical JSON")
+restricts values to objects, arrays, strings, integers in the IEEE-754 exact range (|n| <= 2**53 - 1),
+``true``, ``false`` and ``null``; floating-point numbers are refused, so amounts are integers (fen).
+
+Within that restriction, orjson with sorted keys emits exactly the JCS bytes when every object key is ASCII
+(UTF-8 and UTF-16 code-unit orders agree there, and its string escaping is the one JCS prescribes). Values
+with a non-ASCII key take the ``rfc8785`` reference implementation. ``docs/vectors/canonical.json`` pins both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import rfc8785
+
+from verifier.errors import CanonicalizationError
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+__all__ = ["MAX_SAFE_INTEGER", "canonicalize", "is_canonical", "parse_canonical"]
+
+
+def _check(value: Any, path: str) -> bool:
+    """Validate ``value`` against the restricted data model; return True when every key is ASCII."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return True
+        raise CanonicalizationError(f"integer out of the exact range at {path or '$'}: {value}")
+    if isinstance(value, dict):
+        ascii_keys = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalizationError(f"object key is not a string at {path or '$'}: {key!r}")
+            if not key.isascii():
+                ascii_keys = False
+            if not _check(item, f"{path}.{key}"):
+                ascii_keys = False
+        return ascii_keys
+    if isinstance(value, (list, tuple)):
+        ascii_keys = True
+        for i, item in enumerate(value):
+            if not _check(item, f"{path}[{i}]"):
+                ascii_keys = False
+        return ascii_keys
+    if isinstance(value, float):
+        raise CanonicalizationError(f"floating-point number at {path or '$'}: use an integer")
+    raise CanonicalizationError(f"value of type {type(value).__name__} at {path or '$'} is not JSON")
+
+
+def canonicalize(value: Any) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of ``value``.
+
+    Raises:
+        CanonicalizationError: ``value`` holds a float, an integer outside +-(2**53 - 1), a non-string key,
+            or something that is not JSON.
+    """
+    if _check(value, ""):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as e:  # pragma: no cover - _check refuses these first
+        raise CanonicalizationError(str(e)) from e
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Parse ``data`` as JSON and require it to be in canonical form already.
+
+    Raises:
+        CanonicalizationError: ``data`` is not JSON, or is JSON but not byte-for-byte canonical.
+    """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise CanonicalizationError(f"not JSON: {e}") from e
+    if canonicalize(value) != data:
+        raise CanonicalizationError("JSON is not in RFC 8785 canonical form")
+    return value
+
+
+def is_canonical(data: bytes) -> bool:
+    """True when ``data`` is JSON in canonical form (a convenience for assertions and tests)."""
+    try:
+        parse_canonical(data)
+    except CanonicalizationError:
+        return False
+    return True
