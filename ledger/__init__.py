@@ -1,1 +1,1 @@
-"""lvyue ledger: aggregates, the chained event store, Merkle tree and checkpoints, projections, command line."""
+"""lvyue ledger: aggregates, the chained event store, Merkle tree and checkpoints, projections, CLI."""

@@ -1,1 +1,4 @@
-"""lvyue verifier: the log format as executable code, and the auditor's tool. Imports nothing from ledger/ or api/."""
+"""lvyue verifier: the log format as executable code, and the auditor's tool.
+
+Imports nothing from ledger/ or api/.
+"""

@@ -2,7 +2,7 @@
 
     VerifierError
      +-- CanonicalizationError      value outside the canonical JSON data model, or bytes not canonical
-     +-- FormatError                malformed input: a note, checkpoint, proof file, bundle line, statement, key
+     +-- FormatError                malformed input: note, checkpoint, proof file, bundle line, statement, key
      |    +-- IdentifierError       invalid credit code (GB 32100-2015) or citizen ID number (GB 11643-1999)
      +-- SignatureError             a signature does not verify (carries key id / name)
      |    +-- UnknownKeyError       no key of that id is bound (at that log position)
