@@ -1,0 +1,478 @@
+"""The Ledger: the one facade the command line, the API, projections and the demo use.
+
+Submitting a statement: parse it (400), check its origin, verify every signature against the signer's key as
+bound now (401), check its version against the aggregate's (409) and apply the rules of ``verifier.rules`` to the
+aggregate's state (422) — each rule written once, in the verifier — then append it through the recorder, which
+chains it inside its insert transaction. Nothing is stored unless every statement of a batch passes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from ledger.errors import BadSignature, LedgerError, MalformedInput, NotFound, RuleRejected, VersionConflict
+from ledger.platform import AUTHORITY_NAME, OPERATOR_NAME, PlatformKeys
+from ledger.settings import Settings
+from ledger.store import open_recorder
+from ledger.store.base import LedgerStore
+from ledger.store.chain import Appended, Pending
+from verifier.checkpoint import Checkpoint, sign_checkpoint
+from verifier.entry import parse_entry
+from verifier.errors import FormatError, RuleViolation, SignatureError, VerifierError
+from verifier.identity import key_id, log_aggregate
+from verifier.merkle import prove_consistency, prove_inclusion, tree_hash
+from verifier.proof_file import format_proof_file
+from verifier.receipt import make_receipt
+from verifier.rules import Facts, apply
+from verifier.statement import (
+    SignedStatement,
+    b64decode,
+    b64encode,
+    make_statement,
+    parse_signed_statement,
+    sign_statement,
+    verify_signature,
+)
+
+Receipt = dict[str, Any]
+_PARALLEL_VERIFY = 16  # batches at least this large verify signatures on a thread pool
+
+
+@dataclass
+class _Prepared:
+    signed: SignedStatement
+    state: Any
+    pending: Pending
+
+
+def _permissive_facts() -> Facts:
+    """Facts for re-applying statements already in the log: they were legal when appended."""
+    return Facts(operator="", authority="", is_registered=lambda _s: True, key_is_valid=lambda _s, _k: True)
+
+
+class Ledger:
+    """A lvyue log over an eventsourcing event store (SQLite file by default, PostgreSQL by URL)."""
+
+    def __init__(self, settings: Settings, store: LedgerStore, platform: PlatformKeys) -> None:
+        self.settings = settings
+        self.store = store
+        self.platform = platform
+        self.origin = platform.origin
+        self.verifier_key = platform.verifier_key
+        self.operator = platform.operator.subject
+        self.authority = platform.authority.subject
+        self._states: dict[str, tuple[int, Any]] = {}
+        self._keys: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
+        self._registered: set[str] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lvyue-verify")
+
+    # -- opening -----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Ledger:
+        """Open (creating if needed) the store named by ``settings``; write the genesis entry into an empty log.
+
+        Raises:
+            LedgerError: the store's genesis was written with other platform keys.
+        """
+        settings = settings or Settings.from_env()
+        platform = PlatformKeys.load_or_create(settings.data_dir, settings.origin)
+        store = open_recorder(settings)
+        ledger = cls(settings, store, platform)
+        if store.size() == 0:
+            ledger._write_genesis()
+        ledger._check_genesis()
+        return ledger
+
+    def _genesis_statement(self) -> dict[str, Any]:
+        p = self.platform
+        body = {
+            "log_key": b64encode(p.log_public_key),
+            "operator": {
+                "subject": p.operator.subject,
+                "name": OPERATOR_NAME,
+                "public_key": b64encode(p.operator.public_key),
+            },
+            "authority": {
+                "subject": p.authority.subject,
+                "name": AUTHORITY_NAME,
+                "public_key": b64encode(p.authority.public_key),
+            },
+        }
+        statement = make_statement(
+            "log.genesis",
+            self.origin,
+            p.operator.subject,
+            key_id(p.log_public_key),
+            log_aggregate(self.origin),
+            1,
+            _statement_time(),
+            body,
+        )
+        return {"statement": statement, "signatures": [sign_statement(statement, p.operator.subject, p.log_seed)]}
+
+    def _write_genesis(self) -> None:
+        signed = parse_signed_statement(self._genesis_statement())
+        body = signed.body
+        pending = Pending(
+            originator_id=UUID(signed.aggregate),
+            version=1,
+            statement=signed.statement,
+            signatures=[s.to_dict() for s in signed.signatures],
+            concerns=tuple(sorted({body["operator"]["subject"], body["authority"]["subject"]})),
+            binds=tuple(
+                (body[role]["subject"], _key_id(body[role]["public_key"]), b64decode(body[role]["public_key"], what=role))
+                for role in ("operator", "authority")
+            ),
+            registers=((body["operator"]["subject"], "government"), (body["authority"]["subject"], "government")),
+        )
+        try:
+            self.store.append([pending])
+        except (IntegrityError, RuleRejected):
+            pass  # another process wrote genesis first; _check_genesis compares it with our keys
+
+    def _check_genesis(self) -> None:
+        entry = parse_entry(self.store.entry(0))
+        body = entry.statement["body"]
+        if body["log_key"] != b64encode(self.platform.log_public_key) or entry.statement["origin"] != self.origin:
+            raise LedgerError("the store's genesis names another log key or origin", code="genesis_mismatch")
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self._pool.shutdown(wait=False)
+        closer = getattr(self.store, "datastore", None)
+        if closer is not None:
+            closer.close()
+
+    # -- submitting --------------------------------------------------------------------------------------------
+
+    def submit(self, signed: Mapping[str, Any]) -> Receipt:
+        """Check and append one signed statement; return its receipt.
+
+        Raises:
+            MalformedInput, BadSignature, VersionConflict, RuleRejected: and nothing is stored.
+        """
+        return self.submit_batch([signed])[0]
+
+    def submit_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Receipt]:
+        """Check and append signed statements in one transaction, all or nothing; return their receipts.
+
+        Raises:
+            MalformedInput, BadSignature, VersionConflict, RuleRejected: the error names the item (``item``);
+                nothing of the batch is stored.
+        """
+        if not items:
+            raise MalformedInput("empty batch", code="empty_batch")
+        parsed = [self._parse(i, item) for i, item in enumerate(items)]
+        self._verify_all(parsed)
+        overlay: dict[str, tuple[int, Any]] = {}
+        prepared = [self._check_rules(i, s, overlay) for i, s in enumerate(parsed)]
+        try:
+            appended = self.store.append([p.pending for p in prepared])
+        except IntegrityError as e:
+            for p in prepared:
+                self._states.pop(p.signed.aggregate, None)
+            raise VersionConflict(
+                "an aggregate changed concurrently: its version is taken", code="version_conflict"
+            ) from e
+        except BadSignature:
+            self._keys.clear()
+            raise
+        except PersistenceError as e:
+            raise LedgerError(f"the event store failed: {e}", code="store_error") from e
+        with self._lock:
+            for p in prepared:
+                self._states[p.signed.aggregate] = (p.signed.version, p.state)
+        return [self._receipt(a) for a in appended]
+
+    def _parse(self, item_no: int, item: Mapping[str, Any]) -> SignedStatement:
+        try:
+            signed = parse_signed_statement(item)
+        except VerifierError as e:
+            raise MalformedInput(str(e), code="malformed", item=item_no) from None
+        if signed.origin != self.origin:
+            raise RuleRejected(
+                f"statement is for log {signed.origin!r}, this is {self.origin!r}", code="wrong_origin", item=item_no
+            )
+        if signed.type == "log.genesis":
+            raise RuleRejected("genesis is written by the log itself", code="genesis_not_first", item=item_no)
+        return signed
+
+    def _public_key(self, signer: str, key_id: str, item_no: int) -> bytes:
+        cached = self._keys.get((signer, key_id))
+        if cached is None:
+            row = self.store.key(signer, key_id)
+            if row is None:
+                raise BadSignature(
+                    f"no key {key_id} is bound to {signer}",
+                    code="unknown_key",
+                    item=item_no,
+                    signer=signer,
+                    key_id=key_id,
+                )
+            cached = row
+            self._keys[(signer, key_id)] = row
+        if cached[2] is not None:
+            raise BadSignature(
+                f"key {key_id} of {signer} was revoked by entry {cached[2]}",
+                code="revoked_key",
+                item=item_no,
+                signer=signer,
+                key_id=key_id,
+            )
+        return cached[0]
+
+    def _verify_all(self, parsed: Sequence[SignedStatement]) -> None:
+        jobs = [
+            (i, s.message(), sig.sig, self._public_key(sig.signer, sig.key_id, i), sig.key_id, sig.signer)
+            for i, s in enumerate(parsed)
+            for sig in s.signatures
+        ]
+
+        def check(job: tuple[int, bytes, bytes, bytes, str, str]) -> None:
+            i, message, sig, public_key, key_id, signer = job
+            try:
+                verify_signature(message, sig, public_key, key_id=key_id, signer=signer)
+            except SignatureError as e:
+                raise BadSignature(str(e), code="bad_signature", item=i, signer=signer, key_id=key_id) from None
+
+        if len(jobs) >= _PARALLEL_VERIFY:
+            for _ in self._pool.map(check, jobs):
+                pass
+        else:
+            for job in jobs:
+                check(job)
+
+    def _facts(self) -> Facts:
+        return Facts(
+            operator=self.operator,
+            authority=self.authority,
+            is_registered=self.is_registered,
+            key_is_valid=self._key_is_valid,
+        )
+
+    def is_registered(self, subject: str) -> bool:
+        """True when ``subject`` is registered in the log (genesis subjects included)."""
+        if subject in self._registered:
+            return True
+        if self.store.subject(subject) is not None:
+            self._registered.add(subject)
+            return True
+        return False
+
+    def _key_is_valid(self, subject: str, key_id: str) -> bool:
+        row = self.store.key(subject, key_id)
+        return row is not None and row[2] is None
+
+    def _check_rules(self, item_no: int, signed: SignedStatement, overlay: dict[str, tuple[int, Any]]) -> _Prepared:
+        aggregate = signed.aggregate
+        version, state = overlay.get(aggregate) or self.aggregate(aggregate, at_least=signed.version - 1)
+        if signed.version != version + 1:
+            raise VersionConflict(
+                f"statement version {signed.version} is not the next version of {aggregate} (now {version})",
+                code="version_conflict",
+                item=item_no,
+                expected=version + 1,
+                found=signed.version,
+            )
+        try:
+            outcome = apply(state, signed.statement, signed.signers, self._facts())
+        except RuleViolation as e:
+            raise RuleRejected(str(e), code=e.code, item=item_no) from None
+        except FormatError as e:
+            raise MalformedInput(str(e), code="malformed", item=item_no) from None
+        overlay[aggregate] = (signed.version, outcome.state)
+        body = signed.body
+        binds: tuple[tuple[str, str, bytes], ...] = ()
+        revokes: tuple[tuple[str, str], ...] = ()
+        registers: tuple[tuple[str, str], ...] = ()
+        if signed.type == "key.bound":
+            binds = ((body["subject"], body["key_id"], b64decode(body["public_key"], what="public_key", size=32)),)
+        elif signed.type == "key.revoked":
+            revokes = ((body["subject"], body["key_id"]),)
+        elif signed.type == "subject.registered":
+            registers = ((body["subject"], body["kind"]),)
+        pending = Pending(
+            originator_id=UUID(aggregate),
+            version=signed.version,
+            statement=signed.statement,
+            signatures=[s.to_dict() for s in signed.signatures],
+            concerns=outcome.concerns,
+            binds=binds,
+            revokes=revokes,
+            registers=registers,
+        )
+        return _Prepared(signed, outcome.state, pending)
+
+    def aggregate(self, aggregate: str, *, at_least: int = 0) -> tuple[int, Any]:
+        """(version, rule state) of an aggregate; (0, None) when it has no statements yet.
+
+        The cached state is brought up to date from the store when it is older than ``at_least`` (another
+        process may have appended since).
+        """
+        with self._lock:
+            version, state = self._states.get(aggregate, (0, None))
+        if version >= at_least and version > 0:
+            return version, state
+        facts = _permissive_facts()
+        try:
+            rows = self.store.select_entry_states(UUID(aggregate), gt=version)
+        except ValueError:
+            return 0, None
+        for data in rows:
+            entry = parse_entry(data)
+            signers = frozenset(str(s["signer"]) for s in entry.signatures)
+            if entry.statement["type"] == "log.genesis":
+                version, state = 1, None
+                continue
+            state = apply(state, entry.statement, signers, facts).state
+            version = int(entry.statement["version"])
+        with self._lock:
+            self._states[aggregate] = (version, state)
+        return version, state
+
+    def version(self, aggregate: str) -> int:
+        """The aggregate's current version (0 when it does not exist): a new statement on it carries version + 1."""
+        return self.aggregate(aggregate, at_least=1 << 62)[0]
+
+    def submit_as_platform(
+        self, role: Literal["operator", "authority"], type: str, aggregate: str, body: Mapping[str, Any]
+    ) -> Receipt:
+        """Sign a statement with the platform's own operator or authority key and submit it.
+
+        Raises:
+            LedgerError: as ``submit``.
+        """
+        key = self.platform.operator if role == "operator" else self.platform.authority
+        for _attempt in range(5):
+            version = self.version(aggregate)
+            statement = make_statement(
+                type, self.origin, key.subject, key.key_id, aggregate, version + 1, _statement_time(), body
+            )
+            signed = {"statement": statement, "signatures": [sign_statement(statement, key.subject, key.seed)]}
+            try:
+                return self.submit(signed)
+            except VersionConflict:
+                continue
+        raise VersionConflict(f"{aggregate} keeps changing; try again", code="version_conflict")
+
+    def _receipt(self, appended: Appended) -> Receipt:
+        return make_receipt(self.origin, appended.index, appended.entry_hash, self.platform.log_seed)
+
+    # -- reading the log ---------------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """The number of entries."""
+        return self.store.size()
+
+    def entry(self, index: int) -> bytes:
+        """The bytes of entry ``index``.
+
+        Raises:
+            NotFound: no such entry.
+        """
+        if index < 0:
+            raise NotFound(f"no entry {index}", code="no_entry")
+        return self.store.entry(index)
+
+    def entries(self, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
+        """Entries ``start`` .. ``stop - 1`` as (index, bytes)."""
+        return self.store.entries(max(start, 0), stop)
+
+    def checkpoint(self, *, issue: bool = True) -> str:
+        """The latest signed checkpoint, issuing a new one first when the tree has grown (and ``issue``)."""
+        latest = self.store.latest_checkpoint()
+        size = self.size()
+        if latest is not None and (latest[0] == size or not issue):
+            return latest[1]
+        root = tree_hash(size, self.store.read_hashes)
+        note = sign_checkpoint(Checkpoint(self.origin, size, root), self.platform.signer())
+        return self.store.add_checkpoint(size, note, datetime.now(UTC).isoformat())
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """Every stored checkpoint, by size."""
+        return self.store.checkpoints()
+
+    def _check_size(self, n: int, size: int, what: str) -> None:
+        if not 0 <= n < size if what == "index" else not 0 <= n <= size:
+            raise NotFound(f"{what} {n} is outside a tree of size {size}", code="out_of_range")
+
+    def prove_inclusion(self, index: int, size: int) -> list[bytes]:
+        """The RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries.
+
+        Raises:
+            NotFound: ``index`` is not below ``size`` or ``size`` exceeds the log.
+        """
+        self._check_size(size, self.size(), "size")
+        self._check_size(index, size, "index")
+        return prove_inclusion(size, index, self.store.read_hashes)
+
+    def prove_consistency(self, old: int, new: int) -> list[bytes]:
+        """The RFC 9162 consistency proof from tree size ``old`` to ``new``.
+
+        Raises:
+            NotFound: the sizes are not 0 < old <= new <= the log's size.
+        """
+        self._check_size(new, self.size(), "size")
+        if not 0 < old <= new:
+            raise NotFound(f"no consistency proof from {old} to {new}", code="out_of_range")
+        return prove_consistency(new, old, self.store.read_hashes)
+
+    def tlog_proof(self, index: int) -> str:
+        """Entry ``index``'s c2sp.org/tlog-proof@v1 file against the latest checkpoint (issued if needed).
+
+        Raises:
+            NotFound: no such entry.
+        """
+        note = self.checkpoint()
+        size = int(note.split("\n")[1])
+        self._check_size(index, size, "index")
+        return format_proof_file(self.entry(index), index, prove_inclusion(size, index, self.store.read_hashes), note)
+
+    def export(self, out: IO[bytes], progress: Callable[[int, int], None] | None = None) -> int:
+        """Write the bundle (docs/format.md section 10) to ``out``; return the number of entries written."""
+        size = self.size()
+        checkpoints = [(s, n) for s, n in self.checkpoints() if s <= size]
+        by_size: dict[int, list[str]] = {}
+        for s, note in checkpoints:
+            by_size.setdefault(s, []).append(note)
+        header = {"kind": "header", "format": "lvyue-bundle/v1", "origin": self.origin, "log_key": self.verifier_key}
+        out.write(orjson.dumps(header) + b"\n")
+        for note in by_size.get(0, []):
+            out.write(orjson.dumps({"kind": "checkpoint", "note": note}) + b"\n")
+        written = 0
+        for index, data in self.entries(0, size):
+            out.write(data + b"\n")
+            written += 1
+            for note in by_size.get(index + 1, []):
+                out.write(orjson.dumps({"kind": "checkpoint", "note": note}) + b"\n")
+            if progress is not None and (written % 1000 == 0 or written == size):
+                progress(written, size)
+        keys = [
+            {"subject": s, "key_id": k, "public_key": b64encode(pk), "bound_at": b, "revoked_at": r}
+            for s, k, pk, b, r in self.store.keys()
+            if b < size
+        ]
+        for key in keys:
+            if key["revoked_at"] is not None and key["revoked_at"] >= size:
+                key["revoked_at"] = None
+        out.write(orjson.dumps({"kind": "keys", "keys": keys}) + b"\n")
+        return written
+
+
+def _statement_time() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_id(public_key_b64: str) -> str:
+    return key_id(b64decode(public_key_b64, what="public_key", size=32))

@@ -1,0 +1,176 @@
+"""The chain: what the recorder does inside its insert transaction, after taking the write lock.
+
+Given statements already checked against the rules, it assigns contiguous indexes, links each entry to the
+previous one and to the previous entry concerning each of its subjects, checks that every signing key is valid at
+the entry's own index (a revocation may have landed since the statement was checked), extends the Merkle tree's
+stored hashes, and writes it all together with the event store's own rows. It runs on any backend through the
+narrow ``ChainTx`` interface, so SQLite and PostgreSQL share one implementation.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.errors import BadSignature, RuleRejected
+from verifier.entry import encode_entry
+from verifier.hashing import entry_hash, leaf_hash
+from verifier.merkle import stored_hash_index, stored_hashes_for_record
+
+STATEMENT_TOPIC = "lvyue:entry"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A checked statement waiting for its index. Key and subject effects are applied inside the transaction."""
+
+    originator_id: UUID
+    version: int
+    statement: Mapping[str, Any]
+    signatures: Sequence[Mapping[str, Any]]
+    concerns: tuple[str, ...]
+    binds: tuple[tuple[str, str, bytes], ...] = ()  # (subject, key_id, public key)
+    revokes: tuple[tuple[str, str], ...] = ()  # (subject, key_id)
+    registers: tuple[tuple[str, str], ...] = ()  # (subject, kind)
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An entry as written: its index, hash and bytes."""
+
+    index: int
+    entry_hash: bytes
+    entry: bytes
+    notification_id: int
+
+
+@dataclass
+class ChainWrites:
+    """Rows to write besides the stored events, gathered while chaining a batch."""
+
+    entries: list[tuple[int, int, bytes]] = field(default_factory=list)  # idx, notification id, hash
+    hashes: dict[int, bytes] = field(default_factory=dict)  # stored hash index -> hash
+    heads: dict[str, int] = field(default_factory=dict)
+    keys: list[tuple[str, str, bytes, int]] = field(default_factory=list)
+    revokes: list[tuple[str, str, int]] = field(default_factory=list)
+    subjects: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class ChainTx(Protocol):
+    """What the chain needs from a backend's open, locked transaction."""
+
+    def head(self) -> tuple[int, bytes | None]:
+        """The next index and the hash of the last entry (None when the log is empty)."""
+        ...
+
+    def subject_heads(self, subjects: Iterable[str]) -> dict[str, int]:
+        """The index of the latest entry concerning each of these subjects (absent when none)."""
+        ...
+
+    def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
+        """(bound_at, revoked_at) of each (subject, key id) that was ever bound."""
+        ...
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored Merkle hashes by stored index."""
+        ...
+
+    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
+        """Insert into the event store's table; return the notification ids in the order given."""
+        ...
+
+    def write(self, writes: ChainWrites) -> None:
+        """Write the chain's own rows."""
+        ...
+
+
+def received_now() -> str:
+    """The current UTC time as an entry's ``received`` value (microseconds, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_keys(
+    pending: Pending, index: int, keys: Mapping[tuple[str, str], tuple[int, int | None]]
+) -> None:
+    for sig in pending.signatures:
+        pair = (str(sig["signer"]), str(sig["key_id"]))
+        validity = keys.get(pair)
+        if validity is None or validity[0] >= index:
+            raise BadSignature(
+                f"key {pair[1]} is not bound to {pair[0]}", code="unknown_key", signer=pair[0], key_id=pair[1]
+            )
+        revoked_at = validity[1]
+        if revoked_at is not None and index > revoked_at:
+            raise BadSignature(
+                f"key {pair[1]} of {pair[0]} was revoked by entry {revoked_at}",
+                code="revoked_key",
+                signer=pair[0],
+                key_id=pair[1],
+            )
+
+
+def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = received_now) -> list[Appended]:
+    """Chain ``pendings`` after the log's head and write them through ``tx``; all or nothing.
+
+    Raises:
+        BadSignature: a signing key is not valid at the index the statement would take.
+        RuleRejected: a genesis statement anywhere but at index 0.
+        eventsourcing.persistence.IntegrityError: an aggregate version is taken (raised by ``tx``).
+    """
+    index, prev = tx.head()
+    heads = tx.subject_heads({s for p in pendings for s in p.concerns})
+    keys = tx.key_validity({(str(s["signer"]), str(s["key_id"])) for p in pendings for s in p.signatures})
+    writes = ChainWrites()
+
+    def read(indexes: Sequence[int]) -> list[bytes]:
+        missing = [i for i in indexes if i not in writes.hashes]
+        found = dict(zip(missing, tx.read_hashes(missing), strict=True)) if missing else {}
+        return [writes.hashes[i] if i in writes.hashes else found[i] for i in indexes]
+
+    received = now()
+    built: list[tuple[Pending, int, bytes, bytes]] = []
+    for pending in pendings:
+        if pending.statement["type"] == "log.genesis":
+            if index != 0:
+                raise RuleRejected("the genesis statement can only be entry 0", code="genesis_not_first")
+        else:
+            _check_keys(pending, index, keys)
+        links = {subject: heads.get(subject) for subject in pending.concerns}
+        data = encode_entry(index, prev, links, pending.statement, pending.signatures, received)
+        digest = entry_hash(data)
+        new = stored_hashes_for_record(index, leaf_hash(data), read)
+        base = stored_hash_index(0, index)
+        for offset, value in enumerate(new):
+            writes.hashes[base + offset] = value
+        for subject, key_id, public_key in pending.binds:
+            keys[(subject, key_id)] = (index, None)
+            writes.keys.append((subject, key_id, public_key, index))
+        for subject, key_id in pending.revokes:
+            keys[(subject, key_id)] = (keys[(subject, key_id)][0], index)
+            writes.revokes.append((subject, key_id, index))
+        for subject, kind in pending.registers:
+            writes.subjects.append((subject, kind, index))
+        for subject in pending.concerns:
+            heads[subject] = index
+            writes.heads[subject] = index
+        built.append((pending, index, data, digest))
+        prev = digest
+        index += 1
+    events = [StoredEvent(p.originator_id, p.version, STATEMENT_TOPIC, data) for p, _, data, _ in built]
+    notification_ids = tx.insert_events(events)
+    writes.entries = [(i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)]
+    tx.write(writes)
+    return [
+        Appended(i, digest, data, nid) for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)
+    ]
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 with padding."""
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,123 @@
+"""The SQLite backend: the eventsourcing library's SQLite application recorder, chaining inside its insert.
+
+Appends run in ``BEGIN IMMEDIATE`` transactions, so the database's write lock is held from the first read of the
+log's head to the commit: two writers, in one process or several, can never chain onto the same head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteTransaction,
+)
+
+from ledger.store import chain, schema
+from ledger.store.base import LedgerStore
+from ledger.store.chain import Appended, ChainWrites, Pending
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """A write transaction that takes the database's write lock at BEGIN."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
+class _SQLiteChainTx:
+    def __init__(self, cursor: SQLiteCursor, recorder: LedgerSQLiteRecorder) -> None:
+        self.c = cursor
+        self.recorder = recorder
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.c.execute(sql, params)
+        return list(self.c.fetchall())
+
+    def head(self) -> tuple[int, bytes | None]:
+        rows = self._all(schema.HEAD)
+        return (int(rows[0][0]) + 1, bytes(rows[0][1])) if rows else (0, None)
+
+    def subject_heads(self, subjects: Iterable[str]) -> dict[str, int]:
+        wanted = list(subjects)
+        if not wanted:
+            return {}
+        sql = f"SELECT subject, idx FROM lvyue_subject_heads WHERE {schema.in_list('subject', len(wanted))}"
+        return {str(s): int(i) for s, i in self._all(sql, wanted)}
+
+    def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
+        found: dict[tuple[str, str], tuple[int, int | None]] = {}
+        for subject, key_id in pairs:
+            for bound_at, revoked_at in self._all(
+                "SELECT bound_at, revoked_at FROM lvyue_keys WHERE subject = ? AND key_id = ?", (subject, key_id)
+            ):
+                found[(subject, key_id)] = (int(bound_at), None if revoked_at is None else int(revoked_at))
+        return found
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        sql = f"SELECT id, hash FROM lvyue_hashes WHERE {schema.in_list('id', len(indexes))}"
+        found = {int(i): bytes(h) for i, h in self._all(sql, list(indexes))}
+        return [found[i] for i in indexes]
+
+    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
+        ids = self.recorder._insert_events(self.c, events)
+        assert ids is not None
+        return list(ids)
+
+    def write(self, writes: ChainWrites) -> None:
+        c = self.c
+        c.executemany(schema.INSERT_ENTRY, writes.entries)
+        c.executemany(schema.INSERT_HASH, list(writes.hashes.items()))
+        c.executemany(schema.UPSERT_HEAD, list(writes.heads.items()))
+        c.executemany(schema.INSERT_KEY, writes.keys)
+        c.executemany(schema.REVOKE_KEY, [(at, s, k) for s, k, at in writes.revokes])
+        c.executemany(schema.INSERT_SUBJECT, writes.subjects)
+
+
+class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
+    """SQLite application recorder whose ``append`` chains entries inside the insert transaction."""
+
+    entries_sql = (
+        "SELECT e.idx, s.state FROM lvyue_entries e JOIN stored_events s ON s.rowid = e.notification_id "
+        "WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx"
+    )
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        assert events_table_name == "stored_events", "the ledger's queries name stored_events"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *schema.create_statements("BLOB", "INTEGER")]
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [tuple(row) for row in c.fetchall()]
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql, params)
+
+    def append(self, pendings: Sequence[Pending]) -> list[Appended]:
+        with self.datastore.get_connection(commit=True) as conn:
+            assert isinstance(conn, SQLiteConnection)
+            with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
+                return chain.append(_SQLiteChainTx(cursor, self), pendings)
+
+    def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:
+        return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    """eventsourcing infrastructure factory whose application recorder is the ledger's."""
+
+    application_recorder_class = LedgerSQLiteRecorder

@@ -1,0 +1,108 @@
+"""Log entries (docs/format.md section 4): their canonical bytes and their parsing.
+
+An entry is the canonical JSON of ``{index, prev, links, statement, signatures, received}``. This module is the
+one place that writes those bytes (``encode_entry``) and the one place that reads them back (``parse_entry``),
+refusing anything that is not exactly the canonical form of a well-shaped entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from verifier.canonical import canonicalize, parse_canonical
+from verifier.errors import CanonicalizationError, FormatError
+
+__all__ = ["ENTRY_MEMBERS", "Entry", "encode_entry", "parse_entry"]
+
+ENTRY_MEMBERS = frozenset({"index", "prev", "links", "statement", "signatures", "received"})
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_RECEIVED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+MAX_ENTRY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A parsed entry. ``raw`` is the exact bytes it was parsed from (what is hashed)."""
+
+    index: int
+    prev: str | None
+    links: Mapping[str, int | None]
+    statement: Mapping[str, Any]
+    signatures: Sequence[Mapping[str, Any]]
+    received: str
+    raw: bytes
+
+    @property
+    def concerns(self) -> tuple[str, ...]:
+        """The subjects this entry concerns, sorted (the keys of ``links``)."""
+        return tuple(sorted(self.links))
+
+
+def encode_entry(
+    index: int,
+    prev: bytes | None,
+    links: Mapping[str, int | None],
+    statement: Mapping[str, Any],
+    signatures: Sequence[Mapping[str, Any]],
+    received: str,
+) -> bytes:
+    """Return the canonical bytes of an entry. ``prev`` is the previous entry's hash (raw bytes) or None.
+
+    Raises:
+        CanonicalizationError: the statement or signatures hold values outside the canonical data model.
+    """
+    return canonicalize(
+        {
+            "index": index,
+            "prev": prev.hex() if prev is not None else None,
+            "links": dict(links),
+            "statement": statement,
+            "signatures": list(signatures),
+            "received": received,
+        }
+    )
+
+
+def parse_entry(data: bytes) -> Entry:
+    """Parse entry bytes, requiring the canonical form and the shape of docs/format.md section 4.
+
+    Raises:
+        FormatError: the bytes are not canonical JSON, or the entry's members are missing, extra or ill-typed.
+    """
+    if len(data) > MAX_ENTRY_BYTES:
+        raise FormatError(f"entry of {len(data)} bytes exceeds {MAX_ENTRY_BYTES}")
+    try:
+        value = parse_canonical(data)
+    except CanonicalizationError as e:
+        raise FormatError(f"entry: {e}") from e
+    if not isinstance(value, dict) or set(value) != ENTRY_MEMBERS:
+        found = sorted(value) if isinstance(value, dict) else type(value).__name__
+        raise FormatError(f"entry members must be {sorted(ENTRY_MEMBERS)}, found {found}")
+    index = value["index"]
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise FormatError(f"entry index must be a non-negative integer, found {index!r}")
+    prev = value["prev"]
+    if index == 0 and prev is not None:
+        raise FormatError("entry 0 must have prev null")
+    if index > 0 and (not isinstance(prev, str) or not _HEX64.fullmatch(prev)):
+        raise FormatError(f"entry {index}: prev must be 64 lower-case hex digits")
+    links = value["links"]
+    if not isinstance(links, dict) or not links:
+        raise FormatError(f"entry {index}: links must be a non-empty object")
+    for subject, link in links.items():
+        if link is not None and (
+            not isinstance(link, int) or isinstance(link, bool) or not 0 <= link < index
+        ):
+            raise FormatError(f"entry {index}: link for {subject} must be null or an earlier index")
+    if not isinstance(value["statement"], dict):
+        raise FormatError(f"entry {index}: statement must be an object")
+    signatures = value["signatures"]
+    if not isinstance(signatures, list) or not signatures or not all(isinstance(s, dict) for s in signatures):
+        raise FormatError(f"entry {index}: signatures must be a non-empty array of objects")
+    received = value["received"]
+    if not isinstance(received, str) or not _RECEIVED.fullmatch(received):
+        raise FormatError(f"entry {index}: received must be YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    return Entry(index, prev, links, value["statement"], signatures, received, data)

@@ -1,0 +1,115 @@
+"""What every rule module shares: the cross-aggregate facts, the outcome, signer and date checks."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from verifier.errors import RuleViolation
+
+if TYPE_CHECKING:
+    from verifier.rules import AggregateState
+
+__all__ = [
+    "CHINA_OFFSET",
+    "Facts",
+    "Outcome",
+    "concerns",
+    "date_of",
+    "local_date",
+    "require_random_aggregate",
+    "require_signers",
+]
+
+CHINA_OFFSET = datetime.timedelta(hours=8)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Facts from outside the aggregate, as they stand where the statement lands in the log.
+
+    ``operator`` and ``authority`` are the subjects named in genesis (empty strings while applying genesis).
+    ``is_registered(subject)`` is true for subjects registered before (genesis subjects count as registered);
+    ``key_is_valid(subject, key_id)`` tells whether the key is valid at the statement's index.
+    Optional facts are checked when given: ``key_was_bound(subject, key_id)`` (ever bound, even if revoked),
+    ``judgment_exists(aggregate id)`` for ``judgment.applied``, and ``index`` (the entry index the statement
+    will get) for references to earlier entries.
+    """
+
+    operator: str
+    authority: str
+    is_registered: Callable[[str], bool]
+    key_is_valid: Callable[[str, str], bool]
+    key_was_bound: Callable[[str, str], bool] | None = None
+    judgment_exists: Callable[[str], bool] | None = None
+    index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The aggregate's state after the statement and the subjects it concerns (sorted, unique, with actor)."""
+
+    state: AggregateState
+    concerns: tuple[str, ...]
+
+
+def concerns(*groups: Iterable[str]) -> tuple[str, ...]:
+    """Sorted, duplicate-free union of the given subject ids."""
+    out: set[str] = set()
+    for g in groups:
+        out.update(g)
+    return tuple(sorted(out))
+
+
+def require_signers(signers: Collection[str], required: Collection[str], allowed: Collection[str]) -> None:
+    """Check that every required subject signed and nobody outside ``allowed`` did.
+
+    Raises:
+        RuleViolation: ``missing_signature`` or ``unexpected_signer`` (the subjects are named).
+    """
+    missing = sorted(s for s in required if s not in signers)
+    if missing:
+        raise RuleViolation("missing_signature", "a signature is required from " + ", ".join(missing))
+    extra = sorted(s for s in signers if s not in allowed)
+    if extra:
+        raise RuleViolation("unexpected_signer", "not allowed to sign this statement: " + ", ".join(extra))
+
+
+def date_of(s: str) -> datetime.date:
+    """The date of a ``YYYY-MM-DD`` string already validated by verifier.statement."""
+    return datetime.date.fromisoformat(s)
+
+
+def local_date(time: str) -> datetime.date:
+    """The calendar date in China Standard Time (UTC+8) of a statement time ``...Z``."""
+    t = datetime.datetime.fromisoformat(time.replace("Z", "+00:00"))
+    return (t + CHINA_OFFSET).date()
+
+
+def require_random_aggregate(aggregate: str) -> None:
+    """Contracts and commitments live in aggregates with a random (version 4) UUID.
+
+    Raises:
+        RuleViolation: ``wrong_aggregate`` when the id is not a version 4 UUID.
+    """
+    try:
+        version = uuid.UUID(aggregate).version
+    except ValueError:
+        version = None
+    if version != 4:
+        raise RuleViolation("wrong_aggregate", f"aggregate {aggregate} is not a random (version 4) UUID")
+
+
+def require_not_after_statement(on: str, time: str, what: str) -> datetime.date:
+    """A date the actor reports must not be later than the statement's own date (China Standard Time).
+
+    Raises:
+        RuleViolation: ``bad_date``.
+    """
+    d = date_of(on)
+    if d > local_date(time):
+        raise RuleViolation("bad_date", f"{what} {on} is later than the statement's date")
+    return d
