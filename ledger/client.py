@@ -115,7 +115,10 @@ def sign(
     Returns the signed statement ``{"statement", "signatures"}`` ready to submit.
     """
     statement = make_statement(type, origin, key.subject, key.key_id, aggregate, version, time or now(), body)
-    signed: dict[str, Any] = {"statement": statement, "signatures": [sign_statement(statement, key.subject, key.seed)]}
+    signed: dict[str, Any] = {
+        "statement": statement,
+        "signatures": [sign_statement(statement, key.subject, key.seed)],
+    }
     for other in cosigners:
         cosign(signed, other)
     return signed

@@ -69,14 +69,21 @@ def register(ledger: Ledger, subject: str, kind: str, name: str, key: KeyFile | 
     """Register ``subject`` at the registration desk and bind a key to it (generated unless given)."""
     key = key or KeyFile.generate(subject)
     aggregate = subject_aggregate(subject)
-    ledger.submit_as_platform("authority", "subject.registered", aggregate, {"subject": subject, "kind": kind, "name": name})
+    ledger.submit_as_platform(
+        "authority", "subject.registered", aggregate, {"subject": subject, "kind": kind, "name": name}
+    )
     bind_key(ledger, subject, key)
     return Party(ledger, key)
 
 
 def bind_key(ledger: Ledger, subject: str, key: KeyFile) -> Receipt:
     """Bind ``key`` to ``subject`` (the desk's ``key.bound``)."""
-    body = {"subject": subject, "key_id": key.key_id, "public_key": b64encode(key.public_key), "algorithm": "ed25519"}
+    body = {
+        "subject": subject,
+        "key_id": key.key_id,
+        "public_key": b64encode(key.public_key),
+        "algorithm": "ed25519",
+    }
     return ledger.submit_as_platform("authority", "key.bound", subject_aggregate(subject), body)
 
 

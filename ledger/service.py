@@ -119,7 +119,10 @@ class Ledger:
             _statement_time(),
             body,
         )
-        return {"statement": statement, "signatures": [sign_statement(statement, p.operator.subject, p.log_seed)]}
+        return {
+            "statement": statement,
+            "signatures": [sign_statement(statement, p.operator.subject, p.log_seed)],
+        }
 
     def _write_genesis(self) -> None:
         signed = parse_signed_statement(self._genesis_statement())
@@ -131,10 +134,17 @@ class Ledger:
             signatures=[s.to_dict() for s in signed.signatures],
             concerns=tuple(sorted({body["operator"]["subject"], body["authority"]["subject"]})),
             binds=tuple(
-                (body[role]["subject"], _key_id(body[role]["public_key"]), b64decode(body[role]["public_key"], what=role))
+                (
+                    body[role]["subject"],
+                    _key_id(body[role]["public_key"]),
+                    b64decode(body[role]["public_key"], what=role),
+                )
                 for role in ("operator", "authority")
             ),
-            registers=((body["operator"]["subject"], "government"), (body["authority"]["subject"], "government")),
+            registers=(
+                (body["operator"]["subject"], "government"),
+                (body["authority"]["subject"], "government"),
+            ),
         )
         try:
             self.store.append([pending])
@@ -144,7 +154,10 @@ class Ledger:
     def _check_genesis(self) -> None:
         entry = parse_entry(self.store.entry(0))
         body = entry.statement["body"]
-        if body["log_key"] != b64encode(self.platform.log_public_key) or entry.statement["origin"] != self.origin:
+        if (
+            body["log_key"] != b64encode(self.platform.log_public_key)
+            or entry.statement["origin"] != self.origin
+        ):
             raise LedgerError("the store's genesis names another log key or origin", code="genesis_mismatch")
 
     def close(self) -> None:
@@ -202,7 +215,9 @@ class Ledger:
             raise MalformedInput(str(e), code="malformed", item=item_no) from None
         if signed.origin != self.origin:
             raise RuleRejected(
-                f"statement is for log {signed.origin!r}, this is {self.origin!r}", code="wrong_origin", item=item_no
+                f"statement is for log {signed.origin!r}, this is {self.origin!r}",
+                code="wrong_origin",
+                item=item_no,
             )
         if signed.type == "log.genesis":
             raise RuleRejected("genesis is written by the log itself", code="genesis_not_first", item=item_no)
@@ -244,7 +259,9 @@ class Ledger:
             try:
                 verify_signature(message, sig, public_key, key_id=key_id, signer=signer)
             except SignatureError as e:
-                raise BadSignature(str(e), code="bad_signature", item=i, signer=signer, key_id=key_id) from None
+                raise BadSignature(
+                    str(e), code="bad_signature", item=i, signer=signer, key_id=key_id
+                ) from None
 
         if len(jobs) >= _PARALLEL_VERIFY:
             for _ in self._pool.map(check, jobs):
@@ -274,7 +291,9 @@ class Ledger:
         row = self.store.key(subject, key_id)
         return row is not None and row[2] is None
 
-    def _check_rules(self, item_no: int, signed: SignedStatement, overlay: dict[str, tuple[int, Any]]) -> _Prepared:
+    def _check_rules(
+        self, item_no: int, signed: SignedStatement, overlay: dict[str, tuple[int, Any]]
+    ) -> _Prepared:
         aggregate = signed.aggregate
         version, state = overlay.get(aggregate) or self.aggregate(aggregate, at_least=signed.version - 1)
         if signed.version != version + 1:
@@ -297,7 +316,9 @@ class Ledger:
         revokes: tuple[tuple[str, str], ...] = ()
         registers: tuple[tuple[str, str], ...] = ()
         if signed.type == "key.bound":
-            binds = ((body["subject"], body["key_id"], b64decode(body["public_key"], what="public_key", size=32)),)
+            binds = (
+                (body["subject"], body["key_id"], b64decode(body["public_key"], what="public_key", size=32)),
+            )
         elif signed.type == "key.revoked":
             revokes = ((body["subject"], body["key_id"]),)
         elif signed.type == "subject.registered":
@@ -359,7 +380,10 @@ class Ledger:
             statement = make_statement(
                 type, self.origin, key.subject, key.key_id, aggregate, version + 1, _statement_time(), body
             )
-            signed = {"statement": statement, "signatures": [sign_statement(statement, key.subject, key.seed)]}
+            signed = {
+                "statement": statement,
+                "signatures": [sign_statement(statement, key.subject, key.seed)],
+            }
             try:
                 return self.submit(signed)
             except VersionConflict:
@@ -437,7 +461,9 @@ class Ledger:
         note = self.checkpoint()
         size = int(note.split("\n")[1])
         self._check_size(index, size, "index")
-        return format_proof_file(self.entry(index), index, prove_inclusion(size, index, self.store.read_hashes), note)
+        return format_proof_file(
+            self.entry(index), index, prove_inclusion(size, index, self.store.read_hashes), note
+        )
 
     def export(self, out: IO[bytes], progress: Callable[[int, int], None] | None = None) -> int:
         """Write the bundle (docs/format.md section 10) to ``out``; return the number of entries written."""
@@ -446,7 +472,12 @@ class Ledger:
         by_size: dict[int, list[str]] = {}
         for s, note in checkpoints:
             by_size.setdefault(s, []).append(note)
-        header = {"kind": "header", "format": "lvyue-bundle/v1", "origin": self.origin, "log_key": self.verifier_key}
+        header = {
+            "kind": "header",
+            "format": "lvyue-bundle/v1",
+            "origin": self.origin,
+            "log_key": self.verifier_key,
+        }
         out.write(orjson.dumps(header) + b"\n")
         for note in by_size.get(0, []):
             out.write(orjson.dumps({"kind": "checkpoint", "note": note}) + b"\n")

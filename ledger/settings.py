@@ -1,9 +1,9 @@
 """Settings, read once from the environment.
 
-    LVYUE_DATABASE_URL   postgresql://user@host:port/db for PostgreSQL; unset: SQLite in LVYUE_DATA_DIR
-    LVYUE_DATA_DIR       where the SQLite store and the platform's key files live (default ./lvyue-data)
-    LVYUE_ORIGIN         the log's origin line (default credit.example.gov.cn/lvyue)
-    LVYUE_CHECKPOINT_INTERVAL  seconds between periodic checkpoints while serving (default 10)
+LVYUE_DATABASE_URL   postgresql://user@host:port/db for PostgreSQL; unset: SQLite in LVYUE_DATA_DIR
+LVYUE_DATA_DIR       where the SQLite store and the platform's key files live (default ./lvyue-data)
+LVYUE_ORIGIN         the log's origin line (default credit.example.gov.cn/lvyue)
+LVYUE_CHECKPOINT_INTERVAL  seconds between periodic checkpoints while serving (default 10)
 """
 
 from __future__ import annotations

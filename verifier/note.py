@@ -105,7 +105,7 @@ def parse_verifier_key(vkey: str) -> tuple[str, int, bytes]:
     """
     if not isinstance(vkey, str):
         raise FormatError("verifier key must be a string")
-    parts = vkey.split("+")
+    parts = vkey.split("+", 2)  # base64 may itself hold "+"
     if len(parts) != 3:
         raise FormatError("verifier key is not of the form name+hash+key")
     name, hash16, key64 = parts
@@ -229,7 +229,7 @@ class Signer:
         """
         if not isinstance(skey, str):
             raise FormatError("signer key must be a string")
-        parts = skey.split("+")
+        parts = skey.split("+", 4)
         if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
             raise FormatError("signer key is not of the form PRIVATE+KEY+name+hash+key")
         name, hash16, key64 = parts[2:]

@@ -80,7 +80,10 @@ class LedgerStore:
 
     def keys(self) -> list[tuple[str, str, bytes, int, int | None]]:
         """The whole key history, in binding order."""
-        return [(s, k, bytes(pk), int(b), None if r is None else int(r)) for s, k, pk, b, r in self._rows(schema.KEYS)]
+        return [
+            (s, k, bytes(pk), int(b), None if r is None else int(r))
+            for s, k, pk, b, r in self._rows(schema.KEYS)
+        ]
 
     def subject(self, subject: str) -> tuple[str, int] | None:
         """(kind, registering index) of a registered subject, or None."""

@@ -95,9 +95,7 @@ def received_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _check_keys(
-    pending: Pending, index: int, keys: Mapping[tuple[str, str], tuple[int, int | None]]
-) -> None:
+def _check_keys(pending: Pending, index: int, keys: Mapping[tuple[str, str], tuple[int, int | None]]) -> None:
     for sig in pending.signatures:
         pair = (str(sig["signer"]), str(sig["key_id"]))
         validity = keys.get(pair)
@@ -164,10 +162,13 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = re
         index += 1
     events = [StoredEvent(p.originator_id, p.version, STATEMENT_TOPIC, data) for p, _, data, _ in built]
     notification_ids = tx.insert_events(events)
-    writes.entries = [(i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)]
+    writes.entries = [
+        (i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)
+    ]
     tx.write(writes)
     return [
-        Appended(i, digest, data, nid) for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)
+        Appended(i, digest, data, nid)
+        for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)
     ]
 
 

@@ -58,7 +58,8 @@ class _SQLiteChainTx:
         found: dict[tuple[str, str], tuple[int, int | None]] = {}
         for subject, key_id in pairs:
             for bound_at, revoked_at in self._all(
-                "SELECT bound_at, revoked_at FROM lvyue_keys WHERE subject = ? AND key_id = ?", (subject, key_id)
+                "SELECT bound_at, revoked_at FROM lvyue_keys WHERE subject = ? AND key_id = ?",
+                (subject, key_id),
             ):
                 found[(subject, key_id)] = (int(bound_at), None if revoked_at is None else int(revoked_at))
         return found

@@ -129,7 +129,7 @@ def test_checkpoint_text_parsing() -> None:
         f"o\n12\n{root64.rstrip('=')}\n",  # unpadded
         f"o\n12\n{base64.b64encode(raw[:31]).decode()}\n",  # 31 bytes
         f"o\n12\n{base64.b64encode(raw + b'x').decode()}\n",  # 33 bytes
-        f"o\n12\n{base64.urlsafe_b64encode(b'\xff' * 32).decode()}\n",  # URL alphabet
+        "o\n12\n" + base64.urlsafe_b64encode(bytes([0xFF] * 32)).decode() + "\n",  # URL alphabet
         f"o\n12\n{root64}\n\n",  # empty extension line
     ]
     for bad in bad_texts:
