@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 from uuid import UUID
@@ -52,6 +52,19 @@ class _Prepared:
     signed: SignedStatement
     state: Any
     pending: Pending
+
+
+@dataclass
+class _BatchFacts:
+    """Subjects registered and keys bound or revoked by earlier statements of the batch being checked."""
+
+    registered: set[str] = field(default_factory=set)
+    keys: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def absorb(self, pending: Pending) -> None:
+        self.registered.update(subject for subject, _ in pending.registers)
+        self.keys.update(((subject, key_id), True) for subject, key_id, _ in pending.binds)
+        self.keys.update(((subject, key_id), False) for subject, key_id in pending.revokes)
 
 
 def _permissive_facts() -> Facts:
@@ -189,7 +202,11 @@ class Ledger:
         parsed = [self._parse(i, item) for i, item in enumerate(items)]
         self._verify_all(parsed)
         overlay: dict[str, tuple[int, Any]] = {}
-        prepared = [self._check_rules(i, s, overlay) for i, s in enumerate(parsed)]
+        batch = _BatchFacts()
+        prepared = []
+        for i, signed in enumerate(parsed):
+            prepared.append(self._check_rules(i, signed, overlay, batch))
+            batch.absorb(prepared[-1].pending)
         try:
             appended = self.store.append([p.pending for p in prepared])
         except IntegrityError as e:
@@ -248,11 +265,33 @@ class Ledger:
         return cached[0]
 
     def _verify_all(self, parsed: Sequence[SignedStatement]) -> None:
-        jobs = [
-            (i, s.message(), sig.sig, self._public_key(sig.signer, sig.key_id, i), sig.key_id, sig.signer)
-            for i, s in enumerate(parsed)
-            for sig in s.signatures
-        ]
+        batch_keys: dict[
+            tuple[str, str], bytes | None
+        ] = {}  # keys bound (or revoked: None) earlier in the batch
+        jobs = []
+        for i, signed in enumerate(parsed):
+            for sig in signed.signatures:
+                pair = (sig.signer, sig.key_id)
+                if pair in batch_keys:
+                    public_key = batch_keys[pair]
+                    if public_key is None:
+                        raise BadSignature(
+                            f"key {sig.key_id} of {sig.signer} is revoked earlier in this batch",
+                            code="revoked_key",
+                            item=i,
+                            signer=sig.signer,
+                            key_id=sig.key_id,
+                        )
+                else:
+                    public_key = self._public_key(sig.signer, sig.key_id, i)
+                jobs.append((i, signed.message(), sig.sig, public_key, sig.key_id, sig.signer))
+            body = signed.body
+            if signed.type == "key.bound" and isinstance(body.get("public_key"), str):
+                batch_keys[(body["subject"], body["key_id"])] = b64decode(
+                    body["public_key"], what="public_key"
+                )
+            elif signed.type == "key.revoked":
+                batch_keys[(body["subject"], body["key_id"])] = None
 
         def check(job: tuple[int, bytes, bytes, bytes, str, str]) -> None:
             i, message, sig, public_key, key_id, signer = job
@@ -270,12 +309,20 @@ class Ledger:
             for job in jobs:
                 check(job)
 
-    def _facts(self) -> Facts:
+    def _facts(self, batch: _BatchFacts) -> Facts:
+        def is_registered(subject: str) -> bool:
+            return subject in batch.registered or self.is_registered(subject)
+
+        def key_is_valid(subject: str, key_id: str) -> bool:
+            if (subject, key_id) in batch.keys:
+                return batch.keys[(subject, key_id)]
+            return self._key_is_valid(subject, key_id)
+
         return Facts(
             operator=self.operator,
             authority=self.authority,
-            is_registered=self.is_registered,
-            key_is_valid=self._key_is_valid,
+            is_registered=is_registered,
+            key_is_valid=key_is_valid,
         )
 
     def is_registered(self, subject: str) -> bool:
@@ -292,7 +339,7 @@ class Ledger:
         return row is not None and row[2] is None
 
     def _check_rules(
-        self, item_no: int, signed: SignedStatement, overlay: dict[str, tuple[int, Any]]
+        self, item_no: int, signed: SignedStatement, overlay: dict[str, tuple[int, Any]], batch: _BatchFacts
     ) -> _Prepared:
         aggregate = signed.aggregate
         version, state = overlay.get(aggregate) or self.aggregate(aggregate, at_least=signed.version - 1)
@@ -305,7 +352,7 @@ class Ledger:
                 found=signed.version,
             )
         try:
-            outcome = apply(state, signed.statement, signed.signers, self._facts())
+            outcome = apply(state, signed.statement, signed.signers, self._facts(batch))
         except RuleViolation as e:
             raise RuleRejected(str(e), code=e.code, item=item_no) from None
         except FormatError as e:

@@ -213,16 +213,15 @@ def grade(history: History, rules: GradingRules = DEFAULT_RULES) -> Grade:
         owed += r.overdue_penalty + (o.days // r.overdue_period_days) * r.overdue_period_penalty
     points = -min(owed, r.overdue_cap)
     ages = ", ".join(str(o.days) for o in history.overdue)
-    factors.append(
-        Factor(
-            "overdue",
-            points,
-            _merge(o.entries for o in history.overdue),
-            f"{len(history.overdue)} overdue open milestones ({ages}"
-            f" days) x -{r.overdue_penalty} and -{r.overdue_period_penalty} per {r.overdue_period_days} days,"
-            f" at most -{r.overdue_cap}: {points}",
+    if history.overdue:
+        why = (
+            f"{len(history.overdue)} overdue open milestones ({ages} days) x -{r.overdue_penalty}"
+            f" and -{r.overdue_period_penalty} per {r.overdue_period_days} days,"
+            f" at most -{r.overdue_cap}: {points}"
         )
-    )
+    else:
+        why = "no overdue open milestones: 0"
+    factors.append(Factor("overdue", points, _merge(o.entries for o in history.overdue), why))
     factors.append(
         _penalty(
             history,

@@ -223,6 +223,7 @@ class _Milestone:
     ever_disputed: bool = False
     settled: tuple[str, str, int] | None = None  # outcome, on, amount
     settled_at: int = -1
+    excused: bool = False  # failed by a judgment of breach against the obligee
 
 
 @dataclass
@@ -235,7 +236,6 @@ class _Contract:
     state: str = "proposed"
     state_entry: int = -1
     consented: set[str] = field(default_factory=set)
-    terminated_on: str = ""
 
 
 @dataclass
@@ -384,14 +384,7 @@ class _Interpreter:
             contract.milestones = new
             contract.terms_entry = index
         elif stype == "contract.terminated":
-            if contract.state != "registered":
-                raise _fail(index, f"termination of contract {cid} in state {contract.state}")
-            contract.state = "terminated"
-            contract.state_entry = index
-            contract.terminated_on = date
-            for m in contract.milestones.values():
-                if m.settled is None:
-                    m.entries.append(index)
+            self._terminate(contract, index)
         elif stype == "performance.reported":
             m = self._milestone(contract, body, index)
             outcome = body.get("outcome")
@@ -442,32 +435,47 @@ class _Interpreter:
         else:  # judgment.applied
             self._judgment(contract, body, index, date)
 
+    def _terminate(self, contract: _Contract, index: int) -> None:
+        if contract.state != "registered":
+            raise _fail(index, f"termination of contract {contract.id} in state {contract.state}")
+        contract.state = "terminated"
+        contract.state_entry = index
+        for m in contract.milestones.values():
+            if m.settled is None:
+                m.entries.append(index)
+
     def _judgment(self, contract: _Contract, body: Mapping[str, Any], index: int, date: str) -> None:
+        effect = body.get("effect")
+        if not isinstance(effect, str):
+            raise _fail(index, "body.effect is not a string")
         party = body.get("party")
         if party is not None and not isinstance(party, str):
             raise _fail(index, "body.party is not a string or null")
         if party == self.subject:
             self.judgments_against.append(index)
+        if effect == "terminate":
+            self._terminate(contract, index)
+            return
         if body.get("milestone") is None:
             return
         m = self._milestone(contract, body, index)
-        outcome = body.get("outcome")
-        if outcome is None:
-            if body.get("effect") != "breach":
-                m.entries.append(index)
-                return
-            outcome = "failed"
-        if outcome not in OUTCOMES:
-            raise _fail(index, f"unknown outcome {outcome!r}")
         if m.settled is not None:
             raise _fail(index, f"milestone {m.id} is already settled")
+        outcome: Any
+        if effect == "breach":
+            outcome = "failed"
+            m.excused = party is not None and party == m.obligee and party != m.obligor
+        else:
+            outcome = body.get("outcome")
+            if outcome not in OUTCOMES:
+                raise _fail(index, f"unknown outcome {outcome!r}")
         on = m.reported[1] if m.reported is not None else date
-        if outcome == "fulfilled":
-            amount = m.amount
-        elif outcome == "partial" and m.reported is not None:
+        if outcome == "failed":
+            amount = 0
+        elif m.reported is not None:
             amount = m.reported[2]
         else:
-            amount = 0
+            amount = m.amount if outcome == "fulfilled" else 0
         m.settled = (str(outcome), on, amount)
         m.settled_at = index
         m.disputed = False
@@ -563,7 +571,7 @@ def _figures(
                 role_counts[role] += 1
                 roles[role].add(c.terms_entry)
         st, at = c.state, c.state_entry
-        if st == "registered" and all(m.settled is not None for m in ms):
+        if st == "registered" and ms and all(m.settled is not None for m in ms):
             st = "completed"
             at = max([c.state_entry, *(m.settled_at for m in ms)])
         state_counts[st] += 1
@@ -594,7 +602,7 @@ def _figures(
             cls = _classify(c, m, as_of)
             if m.obligee == subject and cls == "overdue_open":
                 obligee_overdue.add(m.amount, m.entries)
-            if m.obligor != subject:
+            if m.obligor != subject or m.excused:
                 continue
             settled_amount = m.settled[2] if m.settled is not None else m.amount
             buckets[cls].add(settled_amount, m.entries)

@@ -123,7 +123,8 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = re
     """
     index, prev = tx.head()
     heads = tx.subject_heads({s for p in pendings for s in p.concerns})
-    keys = tx.key_validity({(str(s["signer"]), str(s["key_id"])) for p in pendings for s in p.signatures})
+    wanted = {(str(s["signer"]), str(s["key_id"])) for p in pendings for s in p.signatures}
+    keys = tx.key_validity(wanted | {pair for p in pendings for pair in p.revokes})
     writes = ChainWrites()
 
     def read(indexes: Sequence[int]) -> list[bytes]:
@@ -150,6 +151,8 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = re
             keys[(subject, key_id)] = (index, None)
             writes.keys.append((subject, key_id, public_key, index))
         for subject, key_id in pending.revokes:
+            if (subject, key_id) not in keys:
+                raise RuleRejected(f"key {key_id} is not bound to {subject}", code="key_not_valid")
             keys[(subject, key_id)] = (keys[(subject, key_id)][0], index)
             writes.revokes.append((subject, key_id, index))
         for subject, kind in pending.registers:

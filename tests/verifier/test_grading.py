@@ -172,3 +172,20 @@ def test_rules_not_a_mapping() -> None:
 def test_direct_construction_is_checked() -> None:
     with pytest.raises(FormatError):
         GradingRules(kept_bonus=-5)
+
+
+def test_overdue_explanations() -> None:
+    case = VECTORS["cases"][0]
+    bureau = grade(history_of(case, case["checks"][1]))
+    overdue = next(f for f in bureau.factors if f.name == "overdue")
+    assert overdue.explanation == (
+        "1 overdue open milestones (133 days) x -25 and -10 per 30 days, at most -400: -65"
+    )
+    kept = next(f for f in bureau.factors if f.name == "commitments_kept")
+    assert kept.explanation == "0 kept commitments x +10, at most +50: +0"
+    on_time = next(c for c in VECTORS["cases"] if c["name"] == "on_time")
+    clean = grade(history_of(on_time, on_time["checks"][0]))
+    assert (
+        next(f for f in clean.factors if f.name == "overdue").explanation == "no overdue open milestones: 0"
+    )
+    assert grade(history_of(on_time, on_time["checks"][0])).to_dict() == clean.to_dict()

@@ -267,3 +267,12 @@ def test_later_entry_of_a_hidden_aggregate_is_hidden_too() -> None:
     assert history.value("contracts.proposed") == 2
     assert history.value("milestones.on_time") == 0
     assert history.value("milestones.late") == 1
+
+
+def test_contract_without_milestones_is_not_completed() -> None:
+    entries = mutate(["statement", "body", "terms", "milestones"], [], at=5)  # proposal of C2, entry 7
+    # C2's later statements name its milestones: keep the chain up to its consent only
+    _, subject = worked()
+    history = compute_history(subject, entries[:7], as_of="2025-09-10")
+    assert history.value("contracts.registered") == 2
+    assert history.value("contracts.completed") == 0

@@ -215,8 +215,8 @@ def test_inclusion_for_every_size_and_index(big: tuple[MemoryHashStore, list[byt
         for n in range(t):
             proof = prove_inclusion(t, n, store.read)
             check_inclusion(proof, t, root, n, leaves[n])
-            # wrong index, wrong leaf, truncated or padded proof (a wrong tree size may share the path shape, so
-            # it is not a failure by itself: the size is bound by the signed checkpoint)
+            # wrong index, wrong leaf, truncated or padded proof (a wrong tree size may share the path shape,
+            # so it is not a failure by itself: the size is bound by the signed checkpoint)
             for other in (n - 1, n + 1):
                 if 0 <= other < t:
                     with pytest.raises(ProofError):
