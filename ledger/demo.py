@@ -243,9 +243,7 @@ def build_demo(
         story.add(
             when,
             agg,
-            story.by(
-                desk, "subject.registered", agg, {"subject": s.key.subject, "kind": s.kind, "name": name}
-            ),
+            story.by(desk, "subject.registered", agg, {"subject": s.key.subject, "kind": s.kind, "name": name}),
         )
         bind = {
             "subject": s.key.subject,
@@ -300,14 +298,14 @@ def build_demo(
         amount = rng.randrange(50, 5000) * 10_000 * 100  # fen
         milestones: list[dict[str, Any]] = []
         due = signed_on
-        for m in range(rng.randrange(2, 5)):
+        for number in range(rng.randrange(2, 5)):
             due = due + timedelta(days=rng.randrange(20, 120))
             deliverer = rng.choice(parties[1:])
-            kind = "payment" if m % 2 == 1 else rng.choice(["delivery", "acceptance", "other"])
+            kind = "payment" if number % 2 == 1 else rng.choice(["delivery", "acceptance", "other"])
             obligor, obligee = (buyer, deliverer) if kind == "payment" else (deliverer, buyer)
             milestones.append(
                 {
-                    "id": f"m{m + 1}",
+                    "id": f"m{number + 1}",
                     "obligor": obligor.key.subject,
                     "obligee": obligee.key.subject,
                     "due": due.isoformat(),
@@ -325,9 +323,7 @@ def build_demo(
             "type": ctype,
             "number": f"BC-{signed_on.year}-{n + 1:04d}",
             "title": rng.choice(TITLES[ctype]),
-            "parties": [
-                {"subject": p.key.subject, "role": "甲方" if p is buyer else "乙方"} for p in parties
-            ],
+            "parties": [{"subject": p.key.subject, "role": "甲方" if p is buyer else "乙方"} for p in parties],
             "amount": amount,
             "currency": "CNY",
             "signed_on": signed_on.isoformat(),
@@ -365,9 +361,7 @@ def build_demo(
             story.add(
                 t3,
                 cid,
-                story.by(
-                    key_of(buyer, t3), "contract.terminated", cid, {"reason": "双方协商一致解除合同"}, keys
-                ),
+                story.by(key_of(buyer, t3), "contract.terminated", cid, {"reason": "双方协商一致解除合同"}, keys),
             )
             continue
         by_subject = {p.key.subject: p for p in parties}
@@ -437,9 +431,7 @@ def build_demo(
                 story.add(
                     t6,
                     cid,
-                    story.by(
-                        key_of(obligor, t6), "dispute.resolved", cid, resolution, (key_of(obligee, t6),)
-                    ),
+                    story.by(key_of(obligor, t6), "dispute.resolved", cid, resolution, (key_of(obligee, t6),)),
                 )
                 outcomes["resolved"] += 1
 

@@ -8,6 +8,7 @@ chains it inside its insert transaction. Nothing is stored unless every statemen
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -159,18 +160,14 @@ class Ledger:
                 (body["authority"]["subject"], "government"),
             ),
         )
-        try:
+        # Another process may have written genesis first; _check_genesis then compares it with our keys.
+        with contextlib.suppress(IntegrityError, RuleRejected):
             self.store.append([pending])
-        except (IntegrityError, RuleRejected):
-            pass  # another process wrote genesis first; _check_genesis compares it with our keys
 
     def _check_genesis(self) -> None:
         entry = parse_entry(self.store.entry(0))
         body = entry.statement["body"]
-        if (
-            body["log_key"] != b64encode(self.platform.log_public_key)
-            or entry.statement["origin"] != self.origin
-        ):
+        if body["log_key"] != b64encode(self.platform.log_public_key) or entry.statement["origin"] != self.origin:
             raise LedgerError("the store's genesis names another log key or origin", code="genesis_mismatch")
 
     def close(self) -> None:
@@ -265,9 +262,7 @@ class Ledger:
         return cached[0]
 
     def _verify_all(self, parsed: Sequence[SignedStatement]) -> None:
-        batch_keys: dict[
-            tuple[str, str], bytes | None
-        ] = {}  # keys bound (or revoked: None) earlier in the batch
+        batch_keys: dict[tuple[str, str], bytes | None] = {}  # keys bound (or revoked: None) earlier in the batch
         jobs = []
         for i, signed in enumerate(parsed):
             for sig in signed.signatures:
@@ -287,9 +282,7 @@ class Ledger:
                 jobs.append((i, signed.message(), sig.sig, public_key, sig.key_id, sig.signer))
             body = signed.body
             if signed.type == "key.bound" and isinstance(body.get("public_key"), str):
-                batch_keys[(body["subject"], body["key_id"])] = b64decode(
-                    body["public_key"], what="public_key"
-                )
+                batch_keys[(body["subject"], body["key_id"])] = b64decode(body["public_key"], what="public_key")
             elif signed.type == "key.revoked":
                 batch_keys[(body["subject"], body["key_id"])] = None
 
@@ -298,9 +291,7 @@ class Ledger:
             try:
                 verify_signature(message, sig, public_key, key_id=key_id, signer=signer)
             except SignatureError as e:
-                raise BadSignature(
-                    str(e), code="bad_signature", item=i, signer=signer, key_id=key_id
-                ) from None
+                raise BadSignature(str(e), code="bad_signature", item=i, signer=signer, key_id=key_id) from None
 
         if len(jobs) >= _PARALLEL_VERIFY:
             for _ in self._pool.map(check, jobs):
@@ -363,9 +354,7 @@ class Ledger:
         revokes: tuple[tuple[str, str], ...] = ()
         registers: tuple[tuple[str, str], ...] = ()
         if signed.type == "key.bound":
-            binds = (
-                (body["subject"], body["key_id"], b64decode(body["public_key"], what="public_key", size=32)),
-            )
+            binds = ((body["subject"], body["key_id"], b64decode(body["public_key"], what="public_key", size=32)),)
         elif signed.type == "key.revoked":
             revokes = ((body["subject"], body["key_id"]),)
         elif signed.type == "subject.registered":
@@ -508,9 +497,7 @@ class Ledger:
         note = self.checkpoint()
         size = int(note.split("\n")[1])
         self._check_size(index, size, "index")
-        return format_proof_file(
-            self.entry(index), index, prove_inclusion(size, index, self.store.read_hashes), note
-        )
+        return format_proof_file(self.entry(index), index, prove_inclusion(size, index, self.store.read_hashes), note)
 
     def export(self, out: IO[bytes], progress: Callable[[int, int], None] | None = None) -> int:
         """Write the bundle (docs/format.md section 10) to ``out``; return the number of entries written."""
@@ -537,13 +524,16 @@ class Ledger:
             if progress is not None and (written % 1000 == 0 or written == size):
                 progress(written, size)
         keys = [
-            {"subject": s, "key_id": k, "public_key": b64encode(pk), "bound_at": b, "revoked_at": r}
-            for s, k, pk, b, r in self.store.keys()
+            {
+                "subject": s,
+                "key_id": k,
+                "public_key": b64encode(pk),
+                "bound_at": b,
+                "revoked_at": r if r is not None and r < size else None,
+            }
+            for s, k, pk, b, r in self.store.key_history()
             if b < size
         ]
-        for key in keys:
-            if key["revoked_at"] is not None and key["revoked_at"] >= size:
-                key["revoked_at"] = None
         out.write(orjson.dumps({"kind": "keys", "keys": keys}) + b"\n")
         return written
 

@@ -70,11 +70,7 @@ class Checkpoint:
         """
         if not isinstance(self.origin, str) or self.origin == "" or "\n" in self.origin:
             raise FormatError("checkpoint origin must be a non-empty line")
-        if (
-            not isinstance(self.size, int)
-            or isinstance(self.size, bool)
-            or not 0 <= self.size <= MAX_TREE_SIZE
-        ):
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or not 0 <= self.size <= MAX_TREE_SIZE:
             raise FormatError("checkpoint size must be an integer between 0 and 2**63 - 1")
         if not isinstance(self.root, bytes) or len(self.root) != 32:
             raise FormatError("checkpoint root must be 32 bytes")
@@ -243,9 +239,7 @@ class WitnessVerifier:
             raise FormatError(f"invalid witness name {self.name!r}")
         if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
             raise FormatError("witness public key must be 32 bytes")
-        object.__setattr__(
-            self, "key_hash", key_hash(self.name, bytes([ALG_COSIGNATURE_V1]) + self.public_key)
-        )
+        object.__setattr__(self, "key_hash", key_hash(self.name, bytes([ALG_COSIGNATURE_V1]) + self.public_key))
 
     @classmethod
     def from_string(cls, vkey: str) -> WitnessVerifier:
@@ -357,9 +351,7 @@ def verify_cosignatures(note_text: str | bytes, witness_vkeys: Sequence[str]) ->
     return {name: ts for (name, _), ts in _valid_cosignatures(note_text, witness_vkeys).items()}
 
 
-def check_witness_policy(
-    note_text: str | bytes, witness_vkeys: Sequence[str], threshold: int
-) -> dict[str, int]:
+def check_witness_policy(note_text: str | bytes, witness_vkeys: Sequence[str], threshold: int) -> dict[str, int]:
     """Require valid cosignatures by at least ``threshold`` distinct listed witnesses; return them.
 
     Raises:

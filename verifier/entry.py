@@ -93,9 +93,7 @@ def parse_entry(data: bytes) -> Entry:
     if not isinstance(links, dict) or not links:
         raise FormatError(f"entry {index}: links must be a non-empty object")
     for subject, link in links.items():
-        if link is not None and (
-            not isinstance(link, int) or isinstance(link, bool) or not 0 <= link < index
-        ):
+        if link is not None and (not isinstance(link, int) or isinstance(link, bool) or not 0 <= link < index):
             raise FormatError(f"entry {index}: link for {subject} must be null or an earlier index")
     if not isinstance(value["statement"], dict):
         raise FormatError(f"entry {index}: statement must be an object")

@@ -82,9 +82,7 @@ class GradingRules:
         if self.overdue_period_days < 1:
             raise FormatError("grading rule overdue_period_days must be at least 1")
         if not self.grade_a >= self.grade_b >= self.grade_c:
-            raise FormatError(
-                f"grade thresholds must descend: A {self.grade_a}, B {self.grade_b}, C {self.grade_c}"
-            )
+            raise FormatError(f"grade thresholds must descend: A {self.grade_a}, B {self.grade_b}, C {self.grade_c}")
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> GradingRules:
@@ -196,13 +194,9 @@ def grade(history: History, rules: GradingRules = DEFAULT_RULES) -> Grade:
             "fulfilment rate by amount",
         )
     )
+    factors.append(_penalty(history, "late", "milestones.late", r.late_penalty, r.late_cap, "late milestones"))
     factors.append(
-        _penalty(history, "late", "milestones.late", r.late_penalty, r.late_cap, "late milestones")
-    )
-    factors.append(
-        _penalty(
-            history, "partial", "milestones.partial", r.partial_penalty, r.partial_cap, "partial milestones"
-        )
+        _penalty(history, "partial", "milestones.partial", r.partial_penalty, r.partial_cap, "partial milestones")
     )
     factors.append(
         _penalty(history, "failed", "milestones.failed", r.failed_penalty, r.failed_cap, "failed milestones")

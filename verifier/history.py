@@ -80,9 +80,7 @@ _CONTRACT_TYPES = frozenset(
         "judgment.applied",
     }
 )
-_COMMITMENT_TYPES = frozenset(
-    {"commitment.made", "commitment.kept", "commitment.broken", "commitment.overdue"}
-)
+_COMMITMENT_TYPES = frozenset({"commitment.made", "commitment.kept", "commitment.broken", "commitment.overdue"})
 # Clock and desk statements the operator makes about aggregates it is not party to: they join the operator's
 # chain without the statements that created the aggregate.
 _CLOCK_TYPES = frozenset({"milestone.overdue", "judgment.applied", "commitment.overdue"})
@@ -483,9 +481,7 @@ class _Interpreter:
 
     # commitments ------------------------------------------------------------------------------------------
 
-    def _commitment(
-        self, index: int, stype: str, statement: Mapping[str, Any], body: Mapping[str, Any]
-    ) -> None:
+    def _commitment(self, index: int, stype: str, statement: Mapping[str, Any], body: Mapping[str, Any]) -> None:
         cid = statement["aggregate"]
         if stype == "commitment.made":
             if cid in self.commitments:
@@ -549,9 +545,7 @@ def _rate(numerator: int, denominator: int) -> int:
     return numerator * 10000 // denominator
 
 
-def _figures(
-    state: _Interpreter, subject: str, as_of: str
-) -> tuple[dict[str, Figure], list[OverdueMilestone]]:
+def _figures(state: _Interpreter, subject: str, as_of: str) -> tuple[dict[str, Figure], list[OverdueMilestone]]:
     figures: dict[str, Figure] = {}
 
     # contracts by role and state
@@ -618,9 +612,7 @@ def _figures(
                 reported.add(m.amount, m.entries)
             if cls == "overdue_open":
                 overdue.append(
-                    OverdueMilestone(
-                        c.id, m.id, m.kind, m.amount, m.due, _days(as_of, m.due), _sorted(m.entries)
-                    )
+                    OverdueMilestone(c.id, m.id, m.kind, m.amount, m.due, _days(as_of, m.due), _sorted(m.entries))
                 )
     for key in MILESTONE_CLASSES:
         b = buckets[key]
@@ -633,27 +625,19 @@ def _figures(
             (2 * good + buckets["partial"].count) * 10000 // (2 * rated.count), _sorted(rated.entries)
         )
     if rated.amount:
-        figures["fulfilment_rate_amount"] = Figure(
-            _rate(performed_amount, rated.amount), _sorted(rated.entries)
-        )
+        figures["fulfilment_rate_amount"] = Figure(_rate(performed_amount, rated.amount), _sorted(rated.entries))
     if reported.count:
-        figures["dispute_rate"] = Figure(
-            _rate(ever_disputed.count, reported.count), _sorted(reported.entries)
-        )
+        figures["dispute_rate"] = Figure(_rate(ever_disputed.count, reported.count), _sorted(reported.entries))
     overdue.sort(key=lambda o: (o.due, o.contract, o.milestone))
     longest = max(overdue, key=lambda o: o.days, default=None)
     figures["max_days_overdue"] = Figure(longest.days, longest.entries) if longest else Figure(0)
-    figures["total_days_overdue"] = Figure(
-        sum(o.days for o in overdue), _sorted(i for o in overdue for i in o.entries)
-    )
+    figures["total_days_overdue"] = Figure(sum(o.days for o in overdue), _sorted(i for o in overdue for i in o.entries))
     figures["obligee.overdue"] = Figure(obligee_overdue.count, _sorted(obligee_overdue.entries))
     figures["obligee.overdue_amount"] = Figure(obligee_overdue.amount, _sorted(obligee_overdue.entries))
     figures["judgments.against"] = Figure(len(state.judgments_against), _sorted(state.judgments_against))
 
     # commitments made by the subject
-    by: dict[tuple[str, str], _Bucket] = {
-        (k, o): _Bucket() for k in COMMITMENT_KINDS for o in COMMITMENT_OUTCOMES
-    }
+    by: dict[tuple[str, str], _Bucket] = {(k, o): _Bucket() for k in COMMITMENT_KINDS for o in COMMITMENT_OUTCOMES}
     for cm in state.commitments.values():
         if cm.maker != subject:
             continue
@@ -722,9 +706,7 @@ def compute_history(subject: str, entries: Iterable[Mapping[str, Any]], *, as_of
         if previous is not None and index <= previous:
             raise _fail(index, f"entries out of log order (after entry {previous})")
         if link != previous:
-            raise _fail(
-                index, f"links[{subject}] is {link!r}, the previous entry concerning it is {previous!r}"
-            )
+            raise _fail(index, f"links[{subject}] is {link!r}, the previous entry concerning it is {previous!r}")
         previous = index
         aggregate = statement["aggregate"]
         if date > as_of or aggregate in excluded:

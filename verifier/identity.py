@@ -57,9 +57,7 @@ def _credit_code_sum_check(first17: str) -> str:
 def _check_credit_code_body(code: str, length: int) -> None:
     """Length, charset and division checks shared by the full code and its first 17 characters."""
     if len(code) != length:
-        raise IdentifierError(
-            f"credit code must have {length} characters, has {len(code)}", value=code, part="length"
-        )
+        raise IdentifierError(f"credit code must have {length} characters, has {len(code)}", value=code, part="length")
     for pos, c in enumerate(code, start=1):
         if c not in _VALUE:
             raise IdentifierError(
@@ -237,9 +235,7 @@ def check_subject_id(s: str) -> str:
     if is_pseudonym(s):
         return s
     if s.startswith("psn:"):
-        raise IdentifierError(
-            "pseudonym must be psn: followed by 32 lower-case hex digits", value=s, part="pseudonym"
-        )
+        raise IdentifierError("pseudonym must be psn: followed by 32 lower-case hex digits", value=s, part="pseudonym")
     return check_credit_code(s)
 
 

@@ -23,9 +23,7 @@ class KeyNotValidError(UnknownKeyError):
     before the index); these are the failure kinds of docs/format.md section 11.
     """
 
-    def __init__(
-        self, message: str, *, key_id: str = "", name: str = "", reason: str = "unknown_key"
-    ) -> None:
+    def __init__(self, message: str, *, key_id: str = "", name: str = "", reason: str = "unknown_key") -> None:
         super().__init__(message, key_id=key_id, name=name)
         self.reason = reason
 

@@ -386,9 +386,7 @@ def open_note(msg: bytes | str, verifiers: Sequence[Verifier]) -> Note:
             raise FormatError(f"key {sig.name}+{sig.key_id} signs the note more than once")
         seen.add(k)
         if not v.verify(text_bytes, sig.signature):
-            raise SignatureError(
-                f"invalid signature for key {sig.name}+{sig.key_id}", key_id=sig.key_id, name=sig.name
-            )
+            raise SignatureError(f"invalid signature for key {sig.name}+{sig.key_id}", key_id=sig.key_id, name=sig.name)
         verified.append(sig)
     if not verified:
         names = ", ".join(f"{v.name}+{v.key_id}" for v in known.values())

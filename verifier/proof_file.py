@@ -65,9 +65,7 @@ class ProofFileResult:
     checkpoint: SignedCheckpoint
 
 
-def format_proof_file(
-    entry_bytes: bytes, index: int, proof: Sequence[bytes], signed_checkpoint_text: str
-) -> str:
+def format_proof_file(entry_bytes: bytes, index: int, proof: Sequence[bytes], signed_checkpoint_text: str) -> str:
     """Return the proof file for the entry at ``index`` under the signed checkpoint.
 
     Raises:

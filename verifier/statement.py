@@ -380,9 +380,7 @@ def _judgment(body: dict[str, Any]) -> None:
             raise FormatError("body.outcome needs body.milestone when effect is breach")
     elif effect == "terminate":
         if party is not None or milestone is not None or outcome is not None:
-            raise FormatError(
-                "body.party, body.milestone and body.outcome must be null when effect is terminate"
-            )
+            raise FormatError("body.party, body.milestone and body.outcome must be null when effect is terminate")
     else:
         if party is not None:
             raise FormatError("body.party must be null when effect is end_dispute")
@@ -634,9 +632,7 @@ def public_key_of(seed: bytes) -> bytes:
     return bytes(_signing_key(seed).verify_key)
 
 
-def verify_signature(
-    message: bytes, sig: bytes, public_key: bytes, *, key_id: str = "", signer: str = ""
-) -> None:
+def verify_signature(message: bytes, sig: bytes, public_key: bytes, *, key_id: str = "", signer: str = "") -> None:
     """Verify an Ed25519 signature (RFC 8032, pure) over ``message``.
 
     Raises:

@@ -56,9 +56,7 @@ def demo(fresh: bool, contracts: int, seed: int) -> None:
 
 
 @click.command()
-@click.option(
-    "--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Bundle file."
-)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Bundle file.")
 def export(out: Path) -> None:
     """Write the log as a bundle (JSON Lines) that verifies with no database."""
     ledger = Ledger.open()
@@ -66,9 +64,7 @@ def export(out: Path) -> None:
         ledger.checkpoint()
         with out.open("wb") as f, progress_bar() as bar:
             task = bar.add_task("exporting", total=ledger.size())
-            written = ledger.export(
-                f, progress=lambda done, total: bar.update(task, completed=done, total=total)
-            )
+            written = ledger.export(f, progress=lambda done, total: bar.update(task, completed=done, total=total))
         click.echo(f"wrote {written} entries to {out}", err=True)
     finally:
         ledger.close()

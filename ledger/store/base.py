@@ -78,12 +78,9 @@ class LedgerStore:
         public_key, bound_at, revoked_at = rows[0]
         return bytes(public_key), int(bound_at), None if revoked_at is None else int(revoked_at)
 
-    def keys(self) -> list[tuple[str, str, bytes, int, int | None]]:
+    def key_history(self) -> list[tuple[str, str, bytes, int, int | None]]:
         """The whole key history, in binding order."""
-        return [
-            (s, k, bytes(pk), int(b), None if r is None else int(r))
-            for s, k, pk, b, r in self._rows(schema.KEYS)
-        ]
+        return [(s, k, bytes(pk), int(b), None if r is None else int(r)) for s, k, pk, b, r in self._rows(schema.KEYS)]
 
     def subject(self, subject: str) -> tuple[str, int] | None:
         """(kind, registering index) of a registered subject, or None."""

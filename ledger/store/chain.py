@@ -165,14 +165,9 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = re
         index += 1
     events = [StoredEvent(p.originator_id, p.version, STATEMENT_TOPIC, data) for p, _, data, _ in built]
     notification_ids = tx.insert_events(events)
-    writes.entries = [
-        (i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)
-    ]
+    writes.entries = [(i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)]
     tx.write(writes)
-    return [
-        Appended(i, digest, data, nid)
-        for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)
-    ]
+    return [Appended(i, digest, data, nid) for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)]
 
 
 def b64(data: bytes) -> str:

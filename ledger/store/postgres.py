@@ -65,13 +65,10 @@ class _PostgresChainTx:
     def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
         rec = self.recorder
         pg_events = [
-            rec.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in events
+            rec.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in events
         ]
         self.curs.execute(rec.insert_returning_statement, (pg_events,))
-        by_key = {
-            (row["originator_id"], row["originator_version"]): row["notification_id"] for row in self.curs
-        }
+        by_key = {(row["originator_id"], row["originator_version"]): row["notification_id"] for row in self.curs}
         return [int(by_key[(UUID(str(e.originator_id)), e.originator_version)]) for e in events]
 
     def write(self, writes: ChainWrites) -> None:

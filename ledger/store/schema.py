@@ -33,14 +33,10 @@ UPSERT_HEAD = (
     "INSERT INTO lvyue_subject_heads (subject, idx) VALUES (?, ?) "
     "ON CONFLICT (subject) DO UPDATE SET idx = excluded.idx"
 )
-INSERT_KEY = (
-    "INSERT INTO lvyue_keys (subject, key_id, public_key, bound_at, revoked_at) VALUES (?, ?, ?, ?, NULL)"
-)
+INSERT_KEY = "INSERT INTO lvyue_keys (subject, key_id, public_key, bound_at, revoked_at) VALUES (?, ?, ?, ?, NULL)"
 REVOKE_KEY = "UPDATE lvyue_keys SET revoked_at = ? WHERE subject = ? AND key_id = ?"
 INSERT_SUBJECT = "INSERT INTO lvyue_subjects (subject, kind, registered_at) VALUES (?, ?, ?)"
-INSERT_CHECKPOINT = (
-    "INSERT INTO lvyue_checkpoints (size, note, issued) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-)
+INSERT_CHECKPOINT = "INSERT INTO lvyue_checkpoints (size, note, issued) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 LATEST_CHECKPOINT = "SELECT size, note FROM lvyue_checkpoints ORDER BY size DESC LIMIT 1"
 CHECKPOINTS = "SELECT size, note FROM lvyue_checkpoints ORDER BY size"
 CHECKPOINT_AT = "SELECT note FROM lvyue_checkpoints WHERE size = ?"

@@ -66,9 +66,7 @@ CREATION_TYPES = frozenset({"log.genesis", "subject.registered", "contract.propo
 aggregate of a genesis subject."""
 
 
-def apply(
-    state: AggregateState | None, statement: Mapping[str, Any], signers: frozenset[str], facts: Facts
-) -> Outcome:
+def apply(state: AggregateState | None, statement: Mapping[str, Any], signers: frozenset[str], facts: Facts) -> Outcome:
     """Apply one statement to its aggregate's state.
 
     ``statement`` must have passed verifier.statement.validate_statement; ``signers`` are the subjects whose

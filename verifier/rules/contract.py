@@ -96,9 +96,7 @@ class ContractState:
     def completed(self) -> bool:
         """A registered contract with at least one milestone, every one settled (final)."""
         return (
-            self.status == "registered"
-            and bool(self.milestones)
-            and all(m.settled for m in self.milestones.values())
+            self.status == "registered" and bool(self.milestones) and all(m.settled for m in self.milestones.values())
         )
 
     @property
@@ -147,9 +145,7 @@ def _milestone_from_terms(m: Mapping[str, Any]) -> MilestoneState:
     return MilestoneState(m["id"], m["obligor"], m["obligee"], m["due"], m["kind"], m["amount"])
 
 
-def _proposed(
-    state: ContractState | None, st: Mapping[str, Any], signers: frozenset[str], f: Facts
-) -> Outcome:
+def _proposed(state: ContractState | None, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
     if state is not None:
         raise RuleViolation("aggregate_exists", f"contract {st['aggregate']} exists already")
     require_random_aggregate(st["aggregate"])
@@ -305,24 +301,18 @@ def _reported(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
     return Outcome(_with(state, new_m), concerns(state.parties, [actor]))
 
 
-def _answer(
-    state: ContractState, st: Mapping[str, Any], signers: frozenset[str], what: str
-) -> MilestoneState:
+def _answer(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], what: str) -> MilestoneState:
     actor = st["actor"]
     _require_party(state, actor)
     _require_status(state, "registered", what)
     m = _milestone(state, st["body"]["milestone"])
     if actor not in (m.obligor, m.obligee):
-        raise RuleViolation(
-            "wrong_role", f"only the obligor or obligee of milestone {m.id!r} answers a report"
-        )
+        raise RuleViolation("wrong_role", f"only the obligor or obligee of milestone {m.id!r} answers a report")
     require_signers(signers, {actor}, {actor})
     if m.status != "reported":
         raise RuleViolation("illegal_transition", f"milestone {m.id!r} is {m.status}, not reported")
     if actor == m.reported_by:
-        raise RuleViolation(
-            "self_confirmation", f"{actor} reported milestone {m.id!r}; the other side answers"
-        )
+        raise RuleViolation("self_confirmation", f"{actor} reported milestone {m.id!r}; the other side answers")
     return m
 
 
@@ -385,9 +375,7 @@ def _judgment(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
     if f.judgment_exists is not None and not f.judgment_exists(body["judgment"]):
         raise RuleViolation("unknown_judgment", f"no judgment {body['judgment']} in the log")
     if any(j.judgment == body["judgment"] for j in state.judgments):
-        raise RuleViolation(
-            "already_applied", f"judgment {body['judgment']} was applied to the contract before"
-        )
+        raise RuleViolation("already_applied", f"judgment {body['judgment']} was applied to the contract before")
     effect, party, mid, outcome = body["effect"], body["party"], body["milestone"], body["outcome"]
     record = JudgmentRecord(body["judgment"], effect, party, mid, outcome)
     new = replace(state, judgments=(*state.judgments, record))
@@ -398,9 +386,7 @@ def _judgment(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
         if mid is not None:
             m = _milestone(state, mid)
             if party not in (m.obligor, m.obligee):
-                raise RuleViolation(
-                    "wrong_role", f"{party} is neither obligor nor obligee of milestone {mid!r}"
-                )
+                raise RuleViolation("wrong_role", f"{party} is neither obligor nor obligee of milestone {mid!r}")
             if m.settled:
                 raise RuleViolation("illegal_transition", f"milestone {mid!r} is settled")
             new = _with(new, replace(m, status="settled", settled_by="judgment", outcome="failed"))

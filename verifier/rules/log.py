@@ -48,9 +48,7 @@ def _genesis(state: object, st: Mapping[str, Any], signers: frozenset[str]) -> O
         raise RuleViolation("wrong_role", "operator and registration authority must be distinct subjects")
     for who in (operator, authority):
         if not is_credit_code(who):
-            raise RuleViolation(
-                "wrong_kind", f"{who}: operator and authority are organisations (credit codes)"
-            )
+            raise RuleViolation("wrong_kind", f"{who}: operator and authority are organisations (credit codes)")
     log_key = base64.b64decode(body["log_key"])
     if st["key_id"] != key_id(log_key):
         raise RuleViolation("key_mismatch", "genesis is signed with the log key: key_id must be its key id")

@@ -34,9 +34,7 @@ def _common(state: object, st: Mapping[str, Any], signers: frozenset[str], facts
     if state is not None and not isinstance(state, SubjectState):
         raise RuleViolation("wrong_aggregate", f"{st['aggregate']} is not a subject aggregate")
     if st["aggregate"] != subject_aggregate(subject):
-        raise RuleViolation(
-            "wrong_aggregate", f"statements about {subject} act on {subject_aggregate(subject)}"
-        )
+        raise RuleViolation("wrong_aggregate", f"statements about {subject} act on {subject_aggregate(subject)}")
     if st["actor"] != facts.authority:
         raise RuleViolation("wrong_role", f"{st['type']} is made by the registration authority")
     require_signers(signers, {st["actor"]}, {st["actor"]})
@@ -50,9 +48,7 @@ def _registered(state: object, st: Mapping[str, Any], signers: frozenset[str], f
     body = st["body"]
     kind, name = body["kind"], body["name"]
     if (kind == "person") != is_pseudonym(subject):
-        raise RuleViolation(
-            "wrong_kind", "a person is registered under a pseudonym, an organisation by credit code"
-        )
+        raise RuleViolation("wrong_kind", "a person is registered under a pseudonym, an organisation by credit code")
     if kind == "person" and name != "":
         raise RuleViolation("name_not_allowed", "a person's name never enters the log: name must be empty")
     if kind != "person" and not name.strip():
