@@ -98,7 +98,7 @@ def issue_tokens(data_dir: Path, env: Mapping[str, str] | None = None) -> tuple[
         if not isinstance(obj, dict) or not all(k in ROLES and isinstance(v, str) for k, v in obj.items()):
             raise ValueError(f"{path} must map roles to SHA-256 hex strings")
         return Tokens(dict(obj)), {}
-    plain = {role: secrets.token_urlsafe(32) for role in ROLES}
+    plain: dict[str, str] = {role: secrets.token_urlsafe(32) for role in ROLES}
     tokens = Tokens.from_plain(plain)
     data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -75,9 +75,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
-    return JSONResponse(
-        {"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-    )
+    return JSONResponse({"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 
 def install(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Literal
 from uuid import UUID
 
@@ -45,6 +45,7 @@ from verifier.statement import (
 )
 
 Receipt = dict[str, Any]
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the log's clock a statement's time may be
 _PARALLEL_VERIFY = 16  # batches at least this large verify signatures on a thread pool
 
 
@@ -66,11 +67,6 @@ class _BatchFacts:
         self.registered.update(subject for subject, _ in pending.registers)
         self.keys.update(((subject, key_id), True) for subject, key_id, _ in pending.binds)
         self.keys.update(((subject, key_id), False) for subject, key_id in pending.revokes)
-
-
-def _permissive_facts() -> Facts:
-    """Facts for re-applying statements already in the log: they were legal when appended."""
-    return Facts(operator="", authority="", is_registered=lambda _s: True, key_is_valid=lambda _s, _k: True)
 
 
 class Ledger:
@@ -235,6 +231,11 @@ class Ledger:
             )
         if signed.type == "log.genesis":
             raise RuleRejected("genesis is written by the log itself", code="genesis_not_first", item=item_no)
+        made = datetime.fromisoformat(str(signed.statement["time"]).replace("Z", "+00:00"))
+        if made > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise RuleRejected(
+                f"statement time {signed.statement['time']} is in the future", code="time_in_future", item=item_no
+            )
         return signed
 
     def _public_key(self, signer: str, key_id: str, item_no: int) -> bytes:
@@ -316,6 +317,21 @@ class Ledger:
             key_is_valid=key_is_valid,
         )
 
+    def _facts_at(self, index: int) -> Facts:
+        """The facts as they stood when entry ``index`` was appended (for re-applying stored statements)."""
+
+        def is_registered(subject: str) -> bool:
+            row = self.store.subject(subject)
+            return row is not None and row[1] < index
+
+        def key_is_valid(subject: str, key_id: str) -> bool:
+            row = self.store.key(subject, key_id)
+            return row is not None and row[1] < index and (row[2] is None or index <= row[2])
+
+        return Facts(
+            operator=self.operator, authority=self.authority, is_registered=is_registered, key_is_valid=key_is_valid
+        )
+
     def is_registered(self, subject: str) -> bool:
         """True when ``subject`` is registered in the log (genesis subjects included)."""
         if subject in self._registered:
@@ -381,7 +397,6 @@ class Ledger:
             version, state = self._states.get(aggregate, (0, None))
         if version >= at_least and version > 0:
             return version, state
-        facts = _permissive_facts()
         try:
             rows = self.store.select_entry_states(UUID(aggregate), gt=version)
         except ValueError:
@@ -392,7 +407,7 @@ class Ledger:
             if entry.statement["type"] == "log.genesis":
                 version, state = 1, None
                 continue
-            state = apply(state, entry.statement, signers, facts).state
+            state = apply(state, entry.statement, signers, self._facts_at(entry.index)).state
             version = int(entry.statement["version"])
         with self._lock:
             self._states[aggregate] = (version, state)

@@ -1,9 +1,78 @@
-"""`lvyue` commands: serve."""
+"""``lvyue serve``: the HTTP API (uvicorn) on the Ledger opened from the settings, with periodic checkpoints."""
 
 from __future__ import annotations
 
+import os
+import threading
+
 import click
+
+from ledger.service import Ledger
+from ledger.settings import Settings
+
+
+def checkpoint_loop(ledger: Ledger, interval: float, stop: threading.Event) -> None:
+    """Every ``interval`` seconds until ``stop`` is set, issue a checkpoint if the tree grew."""
+    while not stop.wait(interval):
+        try:
+            ledger.checkpoint()
+        except Exception as e:  # keep serving; the next round tries again
+            click.echo(f"checkpoint failed: {e}", err=True)
+
+
+def start_checkpoints(ledger: Ledger, interval: float) -> tuple[threading.Thread, threading.Event]:
+    """Start the checkpoint thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=checkpoint_loop, args=(ledger, interval, stop), name="lvyue-checkpoints", daemon=True
+    )
+    thread.start()
+    return thread, stop
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers", default=1, show_default=True, type=int, help="Worker processes (the chain is safe across them)."
+)
+@click.option(
+    "--rate", default=20.0, show_default=True, help="Public reads per second per client address (0: no limit)."
+)
+def serve(host: str, port: int, workers: int, rate: float) -> None:
+    """Serve the HTTP API; print the URLs to open and, on first run, the role tokens (shown only once)."""
+    import uvicorn
+
+    from api.auth import issue_tokens
+    from api.main import create_app
+
+    settings = Settings.from_env()
+    ledger = Ledger.open(settings)
+    try:
+        tokens, new = issue_tokens(settings.data_dir)
+        if new:
+            click.echo("Role tokens (shown once; only their SHA-256 is kept in api-tokens.json):")
+            for role, token in new.items():
+                click.echo(f"  {role:<10} {token}")
+        _thread, stop = start_checkpoints(ledger, settings.checkpoint_interval)
+        base = f"http://{host}:{port}"
+        click.echo(f"lvyue serving log {ledger.origin} ({ledger.size()} entries)")
+        click.echo(f"  portal      {base}/")
+        click.echo(f"  API docs    {base}/docs")
+        click.echo(f"  checkpoint  {base}/log/checkpoint")
+        click.echo(f"  bundle      {base}/log/export")
+        try:
+            if workers > 1:
+                os.environ["LVYUE_RATE"] = str(rate)
+                uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers)
+            else:
+                uvicorn.run(create_app(ledger, tokens=tokens, rate=rate), host=host, port=port)
+        finally:
+            stop.set()
+    finally:
+        ledger.close()
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to ``group``."""
+    group.add_command(serve)

@@ -1,0 +1,92 @@
+"""The application factory: ``create_app(ledger)`` builds the FastAPI application around an open Ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import errors
+from api.access import AccessLog
+from api.auth import Tokens, issue_tokens
+from api.clock import OpenAggregates
+from api.ratelimit import RateLimiter
+from api.routes import aggregates, desk, log, operator, portal, statements, subjects
+from ledger.service import Ledger
+
+DESCRIPTION = """A signed, hash-chained, event-sourced ledger of administrative contracts (行政性合同) and credit
+commitments (信用承诺). Parties authenticate by the Ed25519 signatures on the statements they submit; the
+registration authority, the operator and the auditor by bearer tokens. Errors are `{"code", "message", ...}`."""
+
+
+def create_app(
+    ledger: Ledger,
+    *,
+    tokens: Tokens | None = None,
+    rate: float = 20.0,
+    burst: int = 100,
+    access_log: Path | None = None,
+) -> FastAPI:
+    """The HTTP API around ``ledger``.
+
+    ``tokens`` defaults to those of ``issue_tokens`` for the ledger's data directory; the public (callers
+    without a role token) may make ``rate`` reads per second per address with bursts of ``burst``
+    (``rate <= 0``: no limit). Role accesses are logged to ``access_log`` (default
+    ``<data dir>/access-log.jsonl``).
+
+    Raises:
+        ValueError, OSError: the tokens cannot be read or created.
+    """
+    if tokens is None:
+        tokens, _new = issue_tokens(ledger.settings.data_dir)
+    app = FastAPI(title="lvyue 履约", version="1", description=DESCRIPTION)
+    app.state.ledger = ledger
+    app.state.tokens = tokens
+    app.state.limiter = RateLimiter(rate, burst) if rate > 0 else None
+    app.state.access = AccessLog(access_log or ledger.settings.data_dir / "access-log.jsonl")
+    app.state.open_aggregates = OpenAggregates()
+    errors.install(app)
+    for module in (statements, aggregates, log, subjects, desk, operator, portal):
+        app.include_router(module.router)
+    _accurate_openapi(app)
+    return app
+
+
+def _accurate_openapi(app: FastAPI) -> None:
+    """Drop FastAPI's automatic 422 validation response (this API answers validation errors with 400)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.get("responses", {})
+                ref = str(responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema"))
+                if "HTTPValidationError" in ref:
+                    del responses["422"]
+        components = schema.get("components", {}).get("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """The application around the Ledger named by the LVYUE_* environment (for ``uvicorn --factory`` workers).
+
+    LVYUE_RATE sets the public's reads per second (0: no limit).
+
+    Raises:
+        LedgerError: the store cannot be opened.
+    """
+    import os
+
+    from ledger.settings import Settings
+
+    ledger = Ledger.open(Settings.from_env())
+    return create_app(ledger, rate=float(os.environ.get("LVYUE_RATE", "20")))

@@ -1,0 +1,200 @@
+"""The read models' tables (prefix ``proj_``), in the ledger's own database, and how to reach them.
+
+``proj_tracking`` holds the runner's position: the index of the next entry to apply. It is written in the same
+transaction as the view updates of the entries before it, so an entry is applied exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ledger.settings import Settings
+
+__all__ = [
+    "COMMITMENTS",
+    "CONTRACTS",
+    "COUNTERS",
+    "INDICATORS",
+    "META",
+    "METADATA",
+    "SUBJECT_ENTRIES",
+    "SUBJECT_HISTORY",
+    "TRACKING",
+    "engine_url",
+    "make_engine",
+    "upsert",
+]
+
+METADATA = MetaData()
+
+TRACKING = Table(
+    "proj_tracking",
+    METADATA,
+    Column("name", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+META = Table(
+    "proj_meta",
+    METADATA,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+SUBJECT_HISTORY = Table(
+    "proj_subject_history",
+    METADATA,
+    Column("subject", Text, primary_key=True),
+    Column("as_of", Text, nullable=False),  # "" while the row waits for recomputation
+    Column("version", BigInteger, nullable=False),  # bumped whenever a new entry makes the row stale
+    Column("through", BigInteger, nullable=False),  # runner position the figures were computed at
+    Column("kind", Text),
+    Column("grade", Text, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("overdue_open", Integer, nullable=False),
+    Column("commitments_broken", Integer, nullable=False),
+    Column("arrears_amount", BigInteger, nullable=False),
+    Column("history", Text, nullable=False),  # History.to_dict() as JSON
+    Column("grading", Text, nullable=False),  # Grade.to_dict() as JSON
+    Index("proj_subject_history_grade", "grade", "score"),
+    Index("proj_subject_history_as_of", "as_of"),
+    Index("proj_subject_history_overdue", "overdue_open"),
+    Index("proj_subject_history_broken", "commitments_broken"),
+    Index("proj_subject_history_arrears", "arrears_amount"),
+)
+
+SUBJECT_ENTRIES = Table(
+    "proj_subject_entries",
+    METADATA,
+    Column("subject", Text, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("aggregate", Text, nullable=False),
+)
+
+CONTRACTS = Table(
+    "proj_contracts",
+    METADATA,
+    Column("contract", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("proposer", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("registered_at", BigInteger),
+    Column("last_index", BigInteger, nullable=False),
+    Column("view", Text, nullable=False),
+    Index("proj_contracts_status", "status"),
+    Index("proj_contracts_type", "type"),
+)
+
+COMMITMENTS = Table(
+    "proj_commitments",
+    METADATA,
+    Column("commitment", Text, primary_key=True),
+    Column("maker", Text, nullable=False),
+    Column("authority", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("made_on", Text, nullable=False),
+    Column("deadline", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_index", BigInteger, nullable=False),
+    Column("view", Text, nullable=False),
+    Index("proj_commitments_maker", "maker"),
+    Index("proj_commitments_status", "status"),
+)
+
+COUNTERS = (
+    "contracts_proposed",
+    "contracts_registered",
+    "contracts_terminated",
+    "performances_reported",
+    "performances_confirmed",
+    "performances_disputed",
+    "milestones_settled",
+    "milestones_on_time",
+    "subjects_registered",
+    "subjects_committed",
+    "commitments_made",
+    "commitments_kept",
+    "commitments_broken",
+)
+
+INDICATORS = Table(
+    "proj_indicators",
+    METADATA,
+    Column("month", Text, primary_key=True),
+    Column("contract_type", Text, primary_key=True),  # "" for rows about subjects and commitments
+    *(Column(name, BigInteger, nullable=False, default=0) for name in COUNTERS),
+)
+
+
+def engine_url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the ledger's database: its SQLite file, or its PostgreSQL URL over psycopg 3."""
+    if settings.database_url:
+        url = settings.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+    return f"sqlite:///{settings.sqlite_path}"
+
+
+def make_engine(settings: Settings) -> Engine:
+    """An engine on the ledger's database. On SQLite, transactions begin explicitly (``BEGIN``) so a batch
+    of view updates and its tracking write commit or roll back together."""
+    url = engine_url(settings)
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    update: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> None:
+    """Insert ``rows``; on a key conflict, set ``update(excluded)`` (column -> expression) or, when ``update``
+    is None, every non-key column to the new row's value."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    if update is None:
+        sets = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    else:
+        sets = dict(update(stmt.excluded))
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=sets)
+    conn.execute(stmt, list(rows))

@@ -1,0 +1,400 @@
+"""Replaying a log: apply its entries in order and check every rule of docs/format.md on the way.
+
+``LogState`` holds what the checks need and nothing else: the next index, the last entry hash, the Merkle tree's
+right edge (a ``CompactRange``), the key history, the registered subjects, the latest entry concerning each
+subject and every aggregate's version and rule state. ``apply`` checks one entry and raises
+``VerificationError`` on its first failure; the state is unchanged when it raises.
+
+Each entry is checked in this order (the first failure is reported):
+
+1. ``malformed``: the entry bytes are not canonical JSON of the entry shape (verifier.entry.parse_entry);
+2. ``index``: its index is the next one (contiguous from 0);
+3. ``link``: ``prev`` is the hash of the previous entry;
+4. ``origin``: the statement names this log;
+5. ``malformed``: the statement and its signatures have their shape (parse_signed_statement);
+6. ``unknown_key`` / ``revoked_key`` / ``signature``: each signature verifies with a key bound to its signer and
+   valid at the entry's index (genesis: the log key, named in its body, which must be the auditor's);
+7. ``rule``: the version is the aggregate's version + 1 (code ``version_conflict``) and the statement is legal
+   (verifier.rules.apply; the code is the RuleViolation's);
+8. ``subject_link``: ``links`` names exactly the subjects the statement concerns, each with the previous entry
+   concerning it.
+
+Checking signatures is the expensive part and needs no state but the public key: ``prepare`` does the stateless
+work of an entry (parsing, hashing, the signed message) and ``apply`` accepts signature results computed ahead
+of time (for instance on a thread pool) for the public keys they were computed with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.bindings
+import nacl.exceptions
+
+from verifier.entry import Entry, parse_entry
+from verifier.errors import FormatError, RuleViolation, VerificationError, VerifierError
+from verifier.keys import KeyHistory, KeyNotValidError
+from verifier.merkle import CompactRange
+from verifier.note import Verifier
+from verifier.rules import AggregateState, CommitmentState, ContractState, Facts, apply
+from verifier.statement import STATEMENT_DOMAIN, SignedStatement, b64decode, b64encode, parse_signed_statement
+
+__all__ = [
+    "LogState",
+    "Prepared",
+    "RuleFailure",
+    "check_signature",
+    "prepare",
+    "replay",
+]
+
+_STATEMENT_MEMBER = b'],"statement":{'
+
+
+class RuleFailure(VerificationError):
+    """A ``rule`` failure: the statement is not legal after the ones before it. ``code`` is the rule's code."""
+
+    def __init__(self, code: str, message: str, *, index: int | None = None) -> None:
+        super().__init__("rule", message, index=index, expected="a legal statement", found=code)
+        self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as a JSON-ready object, with the rule's ``code``."""
+        out = super().to_dict()
+        out["code"] = self.code
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The stateless part of checking one entry: parsed, hashed, its signed message cut out.
+
+    ``error`` is the ``malformed`` failure found while parsing (raised by ``LogState.apply`` in its turn);
+    ``entry`` and ``signed`` are None when parsing the entry failed, ``signed`` when the statement's shape did.
+    """
+
+    data: bytes
+    entry: Entry | None
+    signed: SignedStatement | None
+    message: bytes
+    entry_hash: bytes
+    leaf_hash: bytes
+    error: VerificationError | None
+
+
+def _message(data: bytes, signed: SignedStatement) -> bytes:
+    """The signed message, cut out of the canonical entry bytes (the statement is their last member).
+
+    After parse_signed_statement the signatures are flat objects and links hold integers, so the first ``]``
+    followed by the ``statement`` member is the end of the top-level signatures array.
+    """
+    pos = data.find(_STATEMENT_MEMBER)
+    if pos < 0:  # pragma: no cover - parse_entry guarantees the member
+        return signed.message()
+    return STATEMENT_DOMAIN + data[pos + len(_STATEMENT_MEMBER) - 1 : -1]
+
+
+def prepare(data: bytes, position: int | None = None) -> Prepared:
+    """Do the stateless checks of one entry: canonical entry bytes, statement shape, hashes, signed message.
+
+    ``position`` is the index the entry should have (used to name a malformed entry). Raises nothing: a
+    malformed entry is returned with ``error`` set.
+    """
+    digest = hashlib.sha256(data).digest()
+    leaf = hashlib.sha256(b"\x00" + data).digest()
+    try:
+        entry = parse_entry(data)
+    except FormatError as e:
+        err = VerificationError("malformed", f"entry {position}: {e}", index=position)
+        return Prepared(data, None, None, b"", digest, leaf, err)
+    try:
+        signed = parse_signed_statement({"statement": entry.statement, "signatures": entry.signatures})
+    except VerifierError as e:
+        err = VerificationError("malformed", f"entry {entry.index}: {e}", index=entry.index)
+        return Prepared(data, entry, None, b"", digest, leaf, err)
+    return Prepared(data, entry, signed, _message(data, signed), digest, leaf, None)
+
+
+def check_signature(message: bytes, sig: bytes, public_key: bytes) -> bool:
+    """True when ``sig`` is a valid Ed25519 signature of ``message`` by ``public_key``. Raises nothing.
+
+    Releases the GIL while verifying (it is safe to call from several threads).
+    """
+    try:
+        nacl.bindings.crypto_sign_open(sig + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError, TypeError):
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class _Aggregate:
+    version: int
+    state: AggregateState | None
+
+
+class LogState:
+    """The replayed state of a log after its first ``size`` entries. Pure: bytes in, state or exception out."""
+
+    def __init__(self, log_verifier_key: str) -> None:
+        """Start before entry 0 of the log whose signed-note verifier key string is ``log_verifier_key``.
+
+        Raises:
+            VerificationError: ``kind="malformed"`` when the verifier key string does not parse.
+        """
+        try:
+            verifier = Verifier.from_string(log_verifier_key)
+        except FormatError as e:
+            raise VerificationError("malformed", f"log verifier key: {e}") from e
+        self.origin = verifier.name
+        self.log_key = verifier.public_key
+        self.size = 0
+        self.last_hash: bytes | None = None
+        self.tree = CompactRange()
+        self.keys = KeyHistory()
+        self.registered: set[str] = set()
+        self.heads: dict[str, int] = {}
+        self.aggregates: dict[str, _Aggregate] = {}
+        self.operator = ""
+        self.authority = ""
+        self.subjects = 0
+        self.contracts = 0
+        self.commitments = 0
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def root(self) -> bytes:
+        """The Merkle root of the entries applied so far. Raises nothing."""
+        return self.tree.root()
+
+    def public_key(self, signer: str, key_id: str, index: int) -> bytes | None:
+        """The public key ``key_id`` of ``signer`` valid at ``index``, or None. Raises nothing."""
+        if index == 0:
+            return self.log_key
+        if not self.keys.is_valid(signer, key_id, index):
+            return None
+        return self.keys.key_at(signer, key_id, index)
+
+    def aggregate(self, aggregate: str) -> tuple[int, AggregateState | None]:
+        """(version, rule state) of an aggregate; (0, None) when it has no statements. Raises nothing."""
+        rec = self.aggregates.get(aggregate)
+        return (0, None) if rec is None else (rec.version, rec.state)
+
+    def key_records(self) -> list[dict[str, Any]]:
+        """The derived key history in the bundle's ``keys`` line shape. Raises nothing."""
+        return self.keys.records()
+
+    # -- applying ---------------------------------------------------------------------------------------------
+
+    def apply(
+        self, item: bytes | Prepared, presigned: Mapping[int, tuple[bytes, bool]] | None = None
+    ) -> Entry:
+        """Check the next entry and apply it; return it parsed.
+
+        ``item`` is the entry bytes or their ``prepare`` result. ``presigned`` optionally maps a signature's
+        position to ``(public key, valid)`` computed ahead of time; a result is used only when the key valid
+        at the entry's index is that public key, otherwise the signature is verified here.
+
+        Raises:
+            VerificationError: the first failure, with ``index`` the entry's position and ``kind`` one of
+                ``malformed``, ``index``, ``link``, ``origin``, ``unknown_key``, ``revoked_key``,
+                ``signature``, ``rule`` (a RuleFailure carrying the code) or ``subject_link``. The state is
+                unchanged.
+        """
+        p = item if isinstance(item, Prepared) else prepare(item, self.size)
+        index = self.size
+        entry = p.entry
+        if entry is None:
+            assert p.error is not None
+            raise VerificationError(p.error.kind, str(p.error), index=index)
+        if entry.index != index:
+            raise VerificationError(
+                "index",
+                f"entry at position {index} has index {entry.index}",
+                index=index,
+                expected=index,
+                found=entry.index,
+            )
+        prev = self.last_hash.hex() if self.last_hash is not None else None
+        if entry.prev != prev:
+            raise VerificationError(
+                "link",
+                f"entry {index}: prev is not the hash of entry {index - 1}",
+                index=index,
+                expected=prev,
+                found=entry.prev,
+            )
+        origin = entry.statement.get("origin")
+        if origin != self.origin:
+            raise VerificationError(
+                "origin",
+                f"entry {index}: statement is for log {origin!r}, not {self.origin!r}",
+                index=index,
+                expected=self.origin,
+                found=origin,
+            )
+        if p.error is not None or p.signed is None:
+            raise p.error or VerificationError("malformed", f"entry {index}: bad statement", index=index)
+        signed = p.signed
+        self._check_signatures(index, signed, p.message, presigned)
+        st = signed.statement
+        rec = self.aggregates.get(signed.aggregate)
+        version, state = (0, None) if rec is None else (rec.version, rec.state)
+        if signed.version != version + 1:
+            raise RuleFailure(
+                "version_conflict",
+                f"entry {index}: version {signed.version} is not the next version of {signed.aggregate} "
+                f"(now {version})",
+                index=index,
+            )
+        if (index == 0) != (signed.type == "log.genesis"):
+            raise RuleFailure(
+                "genesis_not_first", f"entry {index}: the genesis statement is entry 0 and only it", index=index
+            )
+        try:
+            outcome = apply(state, st, signed.signers, self._facts(index))
+        except RuleViolation as e:
+            raise RuleFailure(e.code, f"entry {index}: {e}", index=index) from e
+        except (FormatError, ValueError, KeyError, TypeError) as e:
+            raise VerificationError("malformed", f"entry {index}: {e}", index=index) from e
+        expected_links = {s: self.heads.get(s) for s in outcome.concerns}
+        if dict(entry.links) != expected_links:
+            raise VerificationError(
+                "subject_link",
+                f"entry {index}: links are not the previous entries concerning its subjects",
+                index=index,
+                expected=expected_links,
+                found=dict(entry.links),
+            )
+        self._effects(index, signed)
+        # everything checked: commit
+        if rec is None:
+            self.aggregates[signed.aggregate] = _Aggregate(signed.version, outcome.state)
+        else:
+            rec.version = signed.version
+            rec.state = outcome.state
+        for s in outcome.concerns:
+            self.heads[s] = index
+        if isinstance(outcome.state, ContractState) and signed.type == "contract.proposed":
+            self.contracts += 1
+        elif isinstance(outcome.state, CommitmentState) and signed.type == "commitment.made":
+            self.commitments += 1
+        self.tree.append(p.leaf_hash)
+        self.last_hash = p.entry_hash
+        self.size = index + 1
+        return entry
+
+    def _check_signatures(
+        self,
+        index: int,
+        signed: SignedStatement,
+        message: bytes,
+        presigned: Mapping[int, tuple[bytes, bool]] | None,
+    ) -> None:
+        if index == 0 and signed.type == "log.genesis":
+            self._check_genesis_key(signed)
+        for pos, s in enumerate(signed.signatures):
+            if index == 0:
+                if s.key_id != _key_id(self.log_key):
+                    raise VerificationError(
+                        "unknown_key",
+                        f"entry 0 is signed with the log key, not {s.key_id}",
+                        index=0,
+                        expected=_key_id(self.log_key),
+                        found=s.key_id,
+                    )
+                public_key = self.log_key
+            else:
+                try:
+                    public_key = self.keys.key_at(s.signer, s.key_id, index)
+                except KeyNotValidError as e:
+                    raise VerificationError(
+                        e.reason,
+                        f"entry {index}: {e}",
+                        index=index,
+                        expected=f"a key of {s.signer} valid at entry {index}",
+                        found=s.key_id,
+                    ) from e
+            done = presigned.get(pos) if presigned is not None else None
+            ok = done[1] if done is not None and done[0] == public_key else None
+            if ok is None:
+                ok = check_signature(message, s.sig, public_key)
+            if not ok:
+                raise VerificationError(
+                    "signature",
+                    f"entry {index}: signature by {s.signer} with key {s.key_id} does not verify",
+                    index=index,
+                    expected=s.key_id,
+                    found=b64encode(s.sig),
+                )
+
+    def _check_genesis_key(self, signed: SignedStatement) -> None:
+        body = signed.body
+        expected = b64encode(self.log_key)
+        if body.get("log_key") != expected:
+            raise VerificationError(
+                "signature",
+                "genesis names another log key than the auditor's",
+                index=0,
+                expected=expected,
+                found=body.get("log_key"),
+            )
+
+    def _facts(self, index: int) -> Facts:
+        keys = self.keys
+        return Facts(
+            operator=self.operator,
+            authority=self.authority,
+            is_registered=self.registered.__contains__,
+            key_is_valid=lambda s, k: keys.is_valid(s, k, index),
+            key_was_bound=keys.is_bound,
+            index=index,
+        )
+
+    def _effects(self, index: int, signed: SignedStatement) -> None:
+        """Key and subject effects of an entry already found legal (a failure leaves the state unchanged)."""
+        body = signed.body
+        t = signed.type
+        try:
+            if t == "log.genesis":
+                binds = [
+                    (body[role]["subject"], b64decode(body[role]["public_key"], what=role, size=32))
+                    for role in ("operator", "authority")
+                ]
+                for subject, pk in binds:
+                    self.keys.bind(subject, _key_id(pk), pk, index)
+                self.operator = body["operator"]["subject"]
+                self.authority = body["authority"]["subject"]
+                self.registered.update((self.operator, self.authority))
+                self.subjects += 2
+            elif t == "key.bound":
+                pk = b64decode(body["public_key"], what="public_key", size=32)
+                self.keys.bind(body["subject"], body["key_id"], pk, index)
+            elif t == "key.revoked":
+                self.keys.revoke(body["subject"], body["key_id"], index)
+            elif t == "subject.registered":
+                self.registered.add(body["subject"])
+                self.subjects += 1
+        except RuleViolation as e:
+            raise RuleFailure(e.code, f"entry {index}: {e}", index=index) from e
+        except VerifierError as e:
+            raise RuleFailure("key_not_valid", f"entry {index}: {e}", index=index) from e
+
+
+def _key_id(public_key: bytes) -> str:
+    return "ed25519:" + hashlib.sha256(public_key).digest()[:8].hex()
+
+
+def replay(entries: Sequence[bytes], log_verifier_key: str) -> LogState:
+    """Replay whole entries from index 0 and return the state.
+
+    Raises:
+        VerificationError: the first failure (see ``LogState.apply``).
+    """
+    state = LogState(log_verifier_key)
+    for data in entries:
+        state.apply(data)
+    return state
