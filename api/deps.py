@@ -48,6 +48,8 @@ def get_role(request: Request, credentials: Credentials) -> Role | None:
         ApiError: 401 ``unauthorized`` for a token of no role.
     """
     if credentials is None:
+        if "authorization" in request.headers:
+            raise ApiError(401, "the Authorization header is not a bearer token", code="unauthorized")
         return None
     tokens: Tokens = request.app.state.tokens
     role = tokens.role_of(credentials.credentials)

@@ -54,7 +54,8 @@ def create_app(
 
 
 def _accurate_openapi(app: FastAPI) -> None:
-    """Drop FastAPI's automatic 422 validation response (this API answers validation errors with 400)."""
+    """Drop FastAPI's automatic 422 validation response (this API answers validation errors with 400) and
+    declare error bodies as JSON on routes whose success is text or JSON Lines."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -64,6 +65,10 @@ def _accurate_openapi(app: FastAPI) -> None:
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
                 responses = operation.get("responses", {})
+                for status, response in responses.items():
+                    content = response.get("content", {})
+                    if status[0] in "45" and "application/json" not in content and content:
+                        response["content"] = {"application/json": next(iter(content.values()))}
                 ref = str(responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema"))
                 if "HTTPValidationError" in ref:
                     del responses["422"]

@@ -87,8 +87,17 @@ class _Writer:
     def full(self) -> bool:
         return self.index >= self.total
 
-    def add(self, party: _Party, type: str, aggregate: str, body: dict[str, Any], concerns: list[str],
-            cosigners: tuple[_Party, ...] = (), key_seed: bytes | None = None, key_id: str | None = None) -> None:
+    def add(
+        self,
+        party: _Party,
+        type: str,
+        aggregate: str,
+        body: dict[str, Any],
+        concerns: list[str],
+        cosigners: tuple[_Party, ...] = (),
+        key_seed: bytes | None = None,
+        key_id: str | None = None,
+    ) -> None:
         version = self.versions.get(aggregate, 0) + 1
         st = make_statement(type, ORIGIN, party.subject, key_id or party.key_id, aggregate, version, TIME, body)
         sigs = [sign_statement(st, party.subject, key_seed or party.seed)]
@@ -121,10 +130,24 @@ def _terms(buyer: str, supplier: str, n: int) -> dict[str, Any]:
         "document_sha256": hashlib.sha256(f"doc {n}".encode()).hexdigest(),
         "disclose_amount": True,
         "milestones": [
-            {"id": "m1", "obligor": supplier, "obligee": buyer, "due": "2026-03-01", "kind": "delivery",
-             "amount": 0, "description": "交付"},
-            {"id": "m2", "obligor": buyer, "obligee": supplier, "due": "2026-04-01", "kind": "payment",
-             "amount": 100000 + n % 1000, "description": "付款"},
+            {
+                "id": "m1",
+                "obligor": supplier,
+                "obligee": buyer,
+                "due": "2026-03-01",
+                "kind": "delivery",
+                "amount": 0,
+                "description": "交付",
+            },
+            {
+                "id": "m2",
+                "obligor": buyer,
+                "obligee": supplier,
+                "due": "2026-04-01",
+                "kind": "payment",
+                "amount": 100000 + n % 1000,
+                "description": "付款",
+            },
         ],
     }
 
@@ -140,14 +163,27 @@ def generate(path: Path, total: int) -> None:
         w = _Writer(out, total)
         genesis = {
             "log_key": b64encode(public_key_of(LOG_SEED)),
-            "operator": {"subject": operator.subject, "name": "北辰区公共信用信息中心",
-                         "public_key": b64encode(operator.public_key)},
-            "authority": {"subject": authority.subject, "name": "北辰区政务服务办公室身份核验窗口",
-                          "public_key": b64encode(authority.public_key)},
+            "operator": {
+                "subject": operator.subject,
+                "name": "北辰区公共信用信息中心",
+                "public_key": b64encode(operator.public_key),
+            },
+            "authority": {
+                "subject": authority.subject,
+                "name": "北辰区政务服务办公室身份核验窗口",
+                "public_key": b64encode(authority.public_key),
+            },
         }
         log_key_id = "ed25519:" + hashlib.sha256(public_key_of(LOG_SEED)).digest()[:8].hex()
-        w.add(operator, "log.genesis", log_aggregate(ORIGIN), genesis, [operator.subject, authority.subject],
-              key_seed=LOG_SEED, key_id=log_key_id)
+        w.add(
+            operator,
+            "log.genesis",
+            log_aggregate(ORIGIN),
+            genesis,
+            [operator.subject, authority.subject],
+            key_seed=LOG_SEED,
+            key_id=log_key_id,
+        )
         w.keys.bind(operator.subject, operator.key_id, operator.public_key, 0)
         w.keys.bind(authority.subject, authority.key_id, authority.public_key, 0)
         for _ in _run(w, authority):
@@ -164,8 +200,12 @@ def _register(w: _Writer, authority: _Party, party: _Party, kind: str, name: str
 
 
 def _bind(w: _Writer, authority: _Party, party: _Party) -> None:
-    body = {"subject": party.subject, "key_id": party.key_id, "public_key": b64encode(party.public_key),
-            "algorithm": "ed25519"}
+    body = {
+        "subject": party.subject,
+        "key_id": party.key_id,
+        "public_key": b64encode(party.public_key),
+        "algorithm": "ed25519",
+    }
     w.add(authority, "key.bound", subject_aggregate(party.subject), body, [party.subject, authority.subject])
     w.keys.bind(party.subject, party.key_id, party.public_key, w.index - 1)
 
@@ -200,11 +240,29 @@ def _run(w: _Writer, authority: _Party) -> Iterator[None]:
         steps: list[tuple[_Party, str, dict[str, Any]]] = [
             (g, "contract.proposed", {"terms": terms, "terms_digest": terms_digest(terms)}),
             (e, "contract.consented", {"terms_digest": terms_digest(terms)}),
-            (e, "performance.reported", {"milestone": "m1", "outcome": "fulfilled", "on": "2026-02-01",
-                                         "amount": 0, "evidence_sha256": "ab" * 32}),
+            (
+                e,
+                "performance.reported",
+                {
+                    "milestone": "m1",
+                    "outcome": "fulfilled",
+                    "on": "2026-02-01",
+                    "amount": 0,
+                    "evidence_sha256": "ab" * 32,
+                },
+            ),
             (g, "performance.confirmed", {"milestone": "m1"}),
-            (g, "performance.reported", {"milestone": "m2", "outcome": "fulfilled", "on": "2026-02-05",
-                                         "amount": terms["amount"], "evidence_sha256": "cd" * 32}),
+            (
+                g,
+                "performance.reported",
+                {
+                    "milestone": "m2",
+                    "outcome": "fulfilled",
+                    "on": "2026-02-05",
+                    "amount": terms["amount"],
+                    "evidence_sha256": "cd" * 32,
+                },
+            ),
             (e, "performance.confirmed", {"milestone": "m2"}),
         ]
         for party, type, body in steps:
@@ -215,12 +273,23 @@ def _run(w: _Writer, authority: _Party) -> Iterator[None]:
             if w.full():
                 break
             mid = str(uuid.UUID(bytes=hashlib.sha256(f"commitment {n} {k}".encode()).digest()[:16], version=4))
-            made = {"kind": "approval_substitute", "authority": g.subject, "content": "按期补交材料",
-                    "made_on": "2026-01-20", "deadline": "2026-03-20", "related": None}
+            made = {
+                "kind": "approval_substitute",
+                "authority": g.subject,
+                "content": "按期补交材料",
+                "made_on": "2026-01-20",
+                "deadline": "2026-03-20",
+                "related": None,
+            }
             w.add(e, "commitment.made", mid, made, [e.subject, g.subject])
             if not w.full():
-                w.add(g, "commitment.kept", mid, {"on": "2026-02-08", "evidence_sha256": "ef" * 32},
-                      [e.subject, g.subject])
+                w.add(
+                    g,
+                    "commitment.kept",
+                    mid,
+                    {"on": "2026-02-08", "evidence_sha256": "ef" * 32},
+                    [e.subject, g.subject],
+                )
         n += 1
         yield
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from markupsafe import escape
 import orjson
+from markupsafe import escape
 
 from ledger.errors import MalformedInput
 from verifier.checkpoint import parse_checkpoint_note
@@ -45,9 +45,7 @@ def _check_as_of(as_of: str) -> str:
     return as_of
 
 
-def build_report(
-    ledger: Ledger, projections: Projections, subject: str, as_of: str | None = None
-) -> dict[str, Any]:
+def build_report(ledger: Ledger, projections: Projections, subject: str, as_of: str | None = None) -> dict[str, Any]:
     """The credit report of ``subject`` as of ``as_of`` (default: the projections' today).
 
     The report (docs/reports.md, "Report format") holds the subject, the date, the grading rules in force
@@ -302,7 +300,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         factor_labels=FACTOR_LABELS,
         figure_rows=rows,
         values={k: _money_or_count(k, figures[k]["value"]) for k, _ in rows},
-        entries_of={k: ", ".join(str(i) for i in figures[k]["entries"][:20]) + (" …" if len(figures[k]["entries"]) > 20 else "") for k, _ in rows},
+        entries_of={
+            k: ", ".join(str(i) for i in figures[k]["entries"][:20]) + (" …" if len(figures[k]["entries"]) > 20 else "")
+            for k, _ in rows
+        },
         chart=chart_svg(history),
         fen=_fen,
     )

@@ -46,7 +46,10 @@ from verifier.statement import (
 
 Receipt = dict[str, Any]
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the log's clock a statement's time may be
-_PARALLEL_VERIFY = 16  # batches at least this large verify signatures on a thread pool
+_PARALLEL_VERIFY = 16
+STATE_CACHE = (
+    200_000  # aggregate states kept in memory  # batches at least this large verify signatures on a thread pool
+)
 
 
 @dataclass
@@ -84,6 +87,7 @@ class Ledger:
         self._keys: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
         self._registered: set[str] = set()
         self._lock = threading.Lock()
+        self._log_signer = platform.signer()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lvyue-verify")
 
     # -- opening -----------------------------------------------------------------------------------------------
@@ -215,8 +219,14 @@ class Ledger:
             raise LedgerError(f"the event store failed: {e}", code="store_error") from e
         with self._lock:
             for p in prepared:
-                self._states[p.signed.aggregate] = (p.signed.version, p.state)
-        return [self._receipt(a) for a in appended]
+                self._remember(p.signed.aggregate, p.signed.version, p.state)
+        receipts: list[Receipt] = [{} for _ in appended]
+
+        def make(job: tuple[int, Appended]) -> None:
+            receipts[job[0]] = self._receipt(job[1])
+
+        self._in_two(make, list(enumerate(appended)))
+        return receipts
 
     def _parse(self, item_no: int, item: Mapping[str, Any]) -> SignedStatement:
         try:
@@ -266,6 +276,7 @@ class Ledger:
         batch_keys: dict[tuple[str, str], bytes | None] = {}  # keys bound (or revoked: None) earlier in the batch
         jobs = []
         for i, signed in enumerate(parsed):
+            message = signed.message()
             for sig in signed.signatures:
                 pair = (sig.signer, sig.key_id)
                 if pair in batch_keys:
@@ -280,7 +291,7 @@ class Ledger:
                         )
                 else:
                     public_key = self._public_key(sig.signer, sig.key_id, i)
-                jobs.append((i, signed.message(), sig.sig, public_key, sig.key_id, sig.signer))
+                jobs.append((i, message, sig.sig, public_key, sig.key_id, sig.signer))
             body = signed.body
             if signed.type == "key.bound" and isinstance(body.get("public_key"), str):
                 batch_keys[(body["subject"], body["key_id"])] = b64decode(body["public_key"], what="public_key")
@@ -294,12 +305,26 @@ class Ledger:
             except SignatureError as e:
                 raise BadSignature(str(e), code="bad_signature", item=i, signer=signer, key_id=key_id) from None
 
-        if len(jobs) >= _PARALLEL_VERIFY:
-            for _ in self._pool.map(check, jobs):
-                pass
-        else:
+        self._in_two(check, jobs)
+
+    def _in_two(self, work: Callable[[Any], None], jobs: Sequence[Any]) -> None:
+        """Run ``work`` on every job: half on a pool thread, half on this one (PyNaCl releases the GIL)."""
+        if len(jobs) < _PARALLEL_VERIFY:
             for job in jobs:
-                check(job)
+                work(job)
+            return
+        half = len(jobs) // 2
+
+        def first_half() -> None:
+            for job in jobs[:half]:
+                work(job)
+
+        future = self._pool.submit(first_half)
+        try:
+            for job in jobs[half:]:
+                work(job)
+        finally:
+            future.result()
 
     def _facts(self, batch: _BatchFacts) -> Facts:
         def is_registered(subject: str) -> bool:
@@ -349,7 +374,7 @@ class Ledger:
         self, item_no: int, signed: SignedStatement, overlay: dict[str, tuple[int, Any]], batch: _BatchFacts
     ) -> _Prepared:
         aggregate = signed.aggregate
-        version, state = overlay.get(aggregate) or self.aggregate(aggregate, at_least=signed.version - 1)
+        version, state = overlay.get(aggregate) or self._state_before(aggregate, signed.version)
         if signed.version != version + 1:
             raise VersionConflict(
                 f"statement version {signed.version} is not the next version of {aggregate} (now {version})",
@@ -384,19 +409,29 @@ class Ledger:
             binds=binds,
             revokes=revokes,
             registers=registers,
+            statement_bytes=signed.canonical or None,
         )
         return _Prepared(signed, outcome.state, pending)
 
-    def aggregate(self, aggregate: str, *, at_least: int = 0) -> tuple[int, Any]:
-        """(version, rule state) of an aggregate; (0, None) when it has no statements yet.
+    def _state_before(self, aggregate: str, version: int) -> tuple[int, Any]:
+        """The state a statement of ``version`` applies to: the cache when it is exactly one behind, nothing at
+        all for a statement creating a new aggregate (if another process created it meanwhile, the insert meets
+        the taken version and the statement is refused as a conflict), else the store's latest."""
+        with self._lock:
+            cached = self._states.get(aggregate)
+        if cached is not None and cached[0] == version - 1:
+            return cached
+        if cached is None and version == 1:
+            return 0, None
+        return self.aggregate(aggregate)
 
-        The cached state is brought up to date from the store when it is older than ``at_least`` (another
-        process may have appended since).
+    def aggregate(self, aggregate: str) -> tuple[int, Any]:
+        """(version, rule state) of an aggregate as the store has it now; (0, None) when it has no statements.
+
+        Only statements newer than the cached state are read.
         """
         with self._lock:
             version, state = self._states.get(aggregate, (0, None))
-        if version >= at_least and version > 0:
-            return version, state
         try:
             rows = self.store.select_entry_states(UUID(aggregate), gt=version)
         except ValueError:
@@ -410,12 +445,19 @@ class Ledger:
             state = apply(state, entry.statement, signers, self._facts_at(entry.index)).state
             version = int(entry.statement["version"])
         with self._lock:
-            self._states[aggregate] = (version, state)
+            self._remember(aggregate, version, state)
         return version, state
+
+    def _remember(self, aggregate: str, version: int, state: Any) -> None:
+        """Cache an aggregate's state (call with the lock held); the oldest entries go past STATE_CACHE."""
+        self._states.pop(aggregate, None)
+        self._states[aggregate] = (version, state)
+        if len(self._states) > STATE_CACHE:
+            del self._states[next(iter(self._states))]
 
     def version(self, aggregate: str) -> int:
         """The aggregate's current version (0 when it does not exist): a new statement on it carries version + 1."""
-        return self.aggregate(aggregate, at_least=1 << 62)[0]
+        return self.aggregate(aggregate)[0]
 
     def submit_as_platform(
         self, role: Literal["operator", "authority"], type: str, aggregate: str, body: Mapping[str, Any]
@@ -442,7 +484,7 @@ class Ledger:
         raise VersionConflict(f"{aggregate} keeps changing; try again", code="version_conflict")
 
     def _receipt(self, appended: Appended) -> Receipt:
-        return make_receipt(self.origin, appended.index, appended.entry_hash, self.platform.log_seed)
+        return make_receipt(self.origin, appended.index, appended.entry_hash, self._log_signer)
 
     # -- reading the log ---------------------------------------------------------------------------------------
 
@@ -471,7 +513,7 @@ class Ledger:
         if latest is not None and (latest[0] == size or not issue):
             return latest[1]
         root = tree_hash(size, self.store.read_hashes)
-        note = sign_checkpoint(Checkpoint(self.origin, size, root), self.platform.signer())
+        note = sign_checkpoint(Checkpoint(self.origin, size, root), self._log_signer)
         return self.store.add_checkpoint(size, note, datetime.now(UTC).isoformat())
 
     def checkpoints(self) -> list[tuple[int, str]]:

@@ -115,10 +115,12 @@ class _Verifier:
     # -- header, checkpoints, keys ----------------------------------------------------------------------------
 
     def header(self, line: bytes | None) -> None:
-        if line is None or not line.startswith(b"{") or b'"kind":"header"' not in line.replace(b" ", b""):
+        if line is None or line.startswith(_ENTRY_PREFIX):
             raise VerificationError("truncated", "the bundle does not start with a header line")
         h = _object(line, "header")
-        if h.get("kind") != "header" or h.get("format") != BUNDLE_FORMAT:
+        if h.get("kind") != "header":
+            raise VerificationError("truncated", "the bundle does not start with a header line")
+        if h.get("format") != BUNDLE_FORMAT:
             raise VerificationError(
                 "malformed",
                 f"header must be kind header, format {BUNDLE_FORMAT}",
@@ -226,14 +228,10 @@ class _Verifier:
     def finish(self) -> None:
         if not self.keys_seen:
             self._end_of_entries()
-            raise VerificationError(
-                "truncated", "the bundle ends without its keys line", index=self.state.size
-            )
+            raise VerificationError("truncated", "the bundle ends without its keys line", index=self.state.size)
         if self.threshold > 0:
             if self.largest is None:
-                raise VerificationError(
-                    "cosignature", "the witness policy needs a checkpoint, the bundle has none"
-                )
+                raise VerificationError("cosignature", "the witness policy needs a checkpoint, the bundle has none")
             check_witness_policy(self.largest[1], self.witnesses, self.threshold)
 
 

@@ -52,6 +52,36 @@ def _check(value: Any, path: str) -> bool:
     raise CanonicalizationError(f"value of type {type(value).__name__} at {path or '$'} is not JSON")
 
 
+def _fast_check(value: Any) -> bool | None:
+    """The same verdict as ``_check`` without building paths: True (all keys ASCII), False (a non-ASCII key),
+    or None when something is refused (``_check`` then says where)."""
+    ascii_keys = True
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                continue
+            return None
+        if t is dict:
+            for key, item in v.items():
+                if type(key) is not str:
+                    return None
+                if ascii_keys and not key.isascii():
+                    ascii_keys = False
+                push(item)
+            continue
+        if t is list or t is tuple:
+            stack.extend(v)
+            continue
+        return None
+    return ascii_keys
+
+
 def canonicalize(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of ``value``.
 
@@ -59,7 +89,10 @@ def canonicalize(value: Any) -> bytes:
         CanonicalizationError: ``value`` holds a float, an integer outside +-(2**53 - 1), a non-string key,
             or something that is not JSON.
     """
-    if _check(value, ""):
+    verdict = _fast_check(value)
+    if verdict is None:
+        verdict = _check(value, "")  # raises, naming the place
+    if verdict:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     try:
         return rfc8785.dumps(value)

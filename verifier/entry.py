@@ -48,12 +48,37 @@ def encode_entry(
     statement: Mapping[str, Any],
     signatures: Sequence[Mapping[str, Any]],
     received: str,
+    *,
+    statement_bytes: bytes | None = None,
 ) -> bytes:
     """Return the canonical bytes of an entry. ``prev`` is the previous entry's hash (raw bytes) or None.
+
+    ``statement_bytes``, when given, must be canonical(statement) (already computed to check its signatures):
+    RFC 8785 serialises each member's value on its own and the entry's members have ASCII names, so the entry
+    is those parts joined in member order, byte for byte what canonicalising the whole would give (the tests
+    check this against the vectors).
 
     Raises:
         CanonicalizationError: the statement or signatures hold values outside the canonical data model.
     """
+    if statement_bytes is not None and all(subject.isascii() for subject in links):
+        return b"".join(
+            (
+                b'{"index":',
+                canonicalize(index),
+                b',"links":',
+                canonicalize(dict(links)),
+                b',"prev":',
+                canonicalize(prev.hex() if prev is not None else None),
+                b',"received":',
+                canonicalize(received),
+                b',"signatures":',
+                canonicalize(list(signatures)),
+                b',"statement":',
+                statement_bytes,
+                b"}",
+            )
+        )
     return canonicalize(
         {
             "index": index,

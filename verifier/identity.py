@@ -7,6 +7,7 @@ as pseudonyms ``psn:`` + 32 hex digits of HMAC-SHA256 under the platform's pseud
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import re
@@ -223,6 +224,15 @@ def is_pseudonym(s: object) -> bool:
     return isinstance(s, str) and _PSEUDONYM.fullmatch(s) is not None
 
 
+@functools.lru_cache(maxsize=65536)
+def _check_subject_id_cached(s: str) -> str:
+    if is_pseudonym(s):
+        return s
+    if s.startswith("psn:"):
+        raise IdentifierError("pseudonym must be psn: followed by 32 lower-case hex digits", value=s, part="pseudonym")
+    return check_credit_code(s)
+
+
 def check_subject_id(s: str) -> str:
     """Validate a subject id (a credit code or a pseudonym) and return its normal form.
 
@@ -232,11 +242,7 @@ def check_subject_id(s: str) -> str:
     """
     if not isinstance(s, str):
         raise IdentifierError(f"subject id must be a string, not {type(s).__name__}", part="type")
-    if is_pseudonym(s):
-        return s
-    if s.startswith("psn:"):
-        raise IdentifierError("pseudonym must be psn: followed by 32 lower-case hex digits", value=s, part="pseudonym")
-    return check_credit_code(s)
+    return _check_subject_id_cached(s)
 
 
 def key_id(public_key: bytes) -> str:

@@ -13,6 +13,7 @@ non-canonical base64, upper-case key hashes and repeated signatures by a known k
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hashlib
 import re
@@ -73,9 +74,13 @@ def b64decode_canonical(s: str, what: str = "value") -> bytes:
 
 def is_valid_name(name: str) -> bool:
     """True when ``name`` can name a key: non-empty, no white space, no ``+`` (Go's ``isValidName``)."""
+    return isinstance(name, str) and _valid_name(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_name(name: str) -> bool:
     return (
-        isinstance(name, str)
-        and name != ""
+        name != ""
         and "+" not in name
         and not any(c.isspace() for c in name)
         and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)

@@ -41,8 +41,9 @@ def receipt_message(origin: str, index: int, entry_hash_hex: str) -> bytes:
     return RECEIPT_CONTEXT + f"{origin}\n{index}\n{entry_hash_hex}\n".encode()
 
 
-def make_receipt(origin: str, index: int, entry_hash: bytes, log_signing_key_seed: bytes) -> dict[str, Any]:
-    """Return the receipt for entry ``index`` with hash ``entry_hash``, signed with the log key's seed.
+def make_receipt(origin: str, index: int, entry_hash: bytes, log_signing_key_seed: bytes | Signer) -> dict[str, Any]:
+    """Return the receipt for entry ``index`` with hash ``entry_hash``, signed with the log key (its 32-byte seed,
+    or a ``Signer`` made from it once and reused).
 
     Raises:
         FormatError: invalid origin or index, ``entry_hash`` not 32 bytes, or the seed not 32 bytes.
@@ -51,7 +52,8 @@ def make_receipt(origin: str, index: int, entry_hash: bytes, log_signing_key_see
         raise FormatError("entry hash must be 32 bytes")
     entry_hash_hex = bytes(entry_hash).hex()
     msg = receipt_message(origin, index, entry_hash_hex)
-    sig = Signer(origin, log_signing_key_seed).sign(msg)
+    signer = log_signing_key_seed if isinstance(log_signing_key_seed, Signer) else Signer(origin, log_signing_key_seed)
+    sig = signer.sign(msg)
     return {
         "origin": origin,
         "index": index,

@@ -189,9 +189,7 @@ class LogState:
 
     # -- applying ---------------------------------------------------------------------------------------------
 
-    def apply(
-        self, item: bytes | Prepared, presigned: Mapping[int, tuple[bytes, bool]] | None = None
-    ) -> Entry:
+    def apply(self, item: bytes | Prepared, presigned: Mapping[int, tuple[bytes, bool]] | None = None) -> Entry:
         """Check the next entry and apply it; return it parsed.
 
         ``item`` is the entry bytes or their ``prepare`` result. ``presigned`` optionally maps a signature's

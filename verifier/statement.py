@@ -465,11 +465,18 @@ def validate_body(type: str, body: object) -> dict[str, Any]:
 
 
 def _check_origin(value: object) -> str:
+    if isinstance(value, str) and value in _GOOD_ORIGINS:
+        return value
     if not isinstance(value, str) or not value or len(value) > 255:
         raise FormatError("statement.origin must be a non-empty string of at most 255 characters")
     if any(c.isspace() or c == "+" or not c.isprintable() for c in value) or "://" in value:
         raise FormatError(f"statement.origin must be a schema-less URL without spaces or '+': {value!r}")
+    if len(_GOOD_ORIGINS) < 64:
+        _GOOD_ORIGINS.add(value)
     return value
+
+
+_GOOD_ORIGINS: set[str] = set()
 
 
 def validate_statement(statement: object) -> dict[str, Any]:
@@ -478,6 +485,10 @@ def validate_statement(statement: object) -> dict[str, Any]:
     Raises:
         FormatError: the message names the member and what is wrong with it.
     """
+    return _validate_statement(statement)[0]
+
+
+def _validate_statement(statement: object) -> tuple[dict[str, Any], bytes]:
     st = _obj(statement, STATEMENT_MEMBERS, "statement")
     if not isinstance(st["type"], str) or st["type"] not in STATEMENT_TYPES:
         raise FormatError(f"statement.type: unknown statement type {st['type']!r}")
@@ -489,10 +500,9 @@ def validate_statement(statement: object) -> dict[str, Any]:
     check_time(st["time"], what="statement.time")
     validate_body(st["type"], st["body"])
     try:
-        canonicalize(st)
+        return st, canonicalize(st)
     except CanonicalizationError as e:
         raise FormatError(f"statement is not canonical JSON: {e}") from None
-    return st
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,6 +524,7 @@ class SignedStatement:
 
     statement: dict[str, Any]
     signatures: tuple[Signature, ...]
+    canonical: bytes = b""  # canonical(statement), computed once when parsed
 
     @property
     def type(self) -> str:
@@ -553,6 +564,8 @@ class SignedStatement:
 
     def message(self) -> bytes:
         """The signed message of the statement."""
+        if self.canonical:
+            return STATEMENT_DOMAIN + self.canonical
         return signed_message(self.statement)
 
     def to_dict(self) -> dict[str, Any]:
@@ -574,7 +587,7 @@ def parse_signed_statement(obj: object) -> SignedStatement:
         FormatError: the message names the member and what is wrong.
     """
     top = _obj(obj, frozenset({"statement", "signatures"}), "signed statement")
-    st = validate_statement(top["statement"])
+    st, canonical = _validate_statement(top["statement"])
     raw = top["signatures"]
     if not isinstance(raw, list) or not raw:
         raise FormatError("signatures must be a non-empty array")
@@ -593,7 +606,7 @@ def parse_signed_statement(obj: object) -> SignedStatement:
         raise FormatError(f"signatures[0].signer must be the actor {st['actor']}, got {sigs[0].signer}")
     if sigs[0].key_id != st["key_id"]:
         raise FormatError(f"signatures[0].key_id must be the statement's key_id {st['key_id']}")
-    return SignedStatement(st, tuple(sigs))
+    return SignedStatement(st, tuple(sigs), canonical)
 
 
 def signed_message(statement: Mapping[str, Any]) -> bytes:

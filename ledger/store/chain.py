@@ -38,6 +38,7 @@ class Pending:
     binds: tuple[tuple[str, str, bytes], ...] = ()  # (subject, key_id, public key)
     revokes: tuple[tuple[str, str], ...] = ()  # (subject, key_id)
     registers: tuple[tuple[str, str], ...] = ()  # (subject, kind)
+    statement_bytes: bytes | None = None  # canonical(statement), when already computed
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = re
         else:
             _check_keys(pending, index, keys)
         links = {subject: heads.get(subject) for subject in pending.concerns}
-        data = encode_entry(index, prev, links, pending.statement, pending.signatures, received)
+        data = encode_entry(
+            index, prev, links, pending.statement, pending.signatures, received, statement_bytes=pending.statement_bytes
+        )
         digest = entry_hash(data)
         new = stored_hashes_for_record(index, leaf_hash(data), read)
         base = stored_hash_index(0, index)

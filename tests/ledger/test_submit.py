@@ -278,3 +278,21 @@ def test_statement_from_the_future_is_refused(ledger: Ledger) -> None:
     body = {"terms": t, "terms_digest": terms_digest(t)}
     signed = buyer.statement("contract.proposed", str(uuid.uuid4()), body, time="2099-01-01T00:00:00Z")
     _refused(ledger, RuleRejected, "time_in_future", signed)
+
+
+def test_entries_spliced_from_parts_equal_whole_canonicalisation(ledger: Ledger) -> None:
+    from verifier.canonical import canonicalize
+
+    buyer, supplier = government(ledger), enterprise(ledger)
+    registered_contract(ledger, buyer, supplier)
+    for _, data in ledger.entries(0, ledger.size()):
+        entry = parse_entry(data)
+        whole = {
+            "index": entry.index,
+            "prev": entry.prev,
+            "links": dict(entry.links),
+            "statement": dict(entry.statement),
+            "signatures": list(entry.signatures),
+            "received": entry.received,
+        }
+        assert canonicalize(whole) == data

@@ -1,0 +1,186 @@
+"""The runner: incremental equals rebuilt, a crash inside a batch loses and doubles nothing, resumption,
+polling, and the operator's grading rules."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, select, update
+
+from ledger.errors import MalformedInput
+from ledger.projections import ProjectionError, Projections, load_grading_rules
+from ledger.projections.tables import COMMITMENTS, CONTRACTS, INDICATORS, SUBJECT_ENTRIES, SUBJECT_HISTORY, TRACKING
+from ledger.service import Ledger
+from ledger.settings import Settings
+from tests.projections.conftest import AS_OF, E_CODE, G_CODE, build_scenario
+from verifier.grading import DEFAULT_RULES, GradingRules
+
+
+@pytest.fixture
+def projections(settings: Settings, ledger: Ledger) -> Iterator[Projections]:
+    p = Projections.open(settings, clock=lambda: AS_OF, ledger=ledger)
+    yield p
+    p.close()
+
+
+def snapshot(p: Projections) -> dict[str, Any]:
+    """Every read model's rows, comparable between two builds."""
+    out: dict[str, Any] = {}
+    with p.engine.connect() as conn:
+        for table, key in (
+            (SUBJECT_ENTRIES, ("subject", "idx")),
+            (CONTRACTS, ("contract",)),
+            (COMMITMENTS, ("commitment",)),
+            (INDICATORS, ("month", "contract_type")),
+        ):
+            rows = [dict(r._mapping) for r in conn.execute(select(table))]
+            out[table.name] = sorted(rows, key=lambda r: tuple(r[k] for k in key))
+        rows = [dict(r._mapping) for r in conn.execute(select(SUBJECT_HISTORY))]
+        for r in rows:
+            r.pop("version")  # how often a row went stale differs between the two builds
+            r.pop("through")
+        out[SUBJECT_HISTORY.name] = sorted(rows, key=lambda r: r["subject"])
+    return out
+
+
+def test_incremental_equals_rebuilt(projections: Projections, ledger: Ledger) -> None:
+    applied: list[int] = []
+    build_scenario(ledger, after=lambda: applied.append(projections.run_once(ledger)))
+    assert sum(applied) == ledger.size()
+    assert applied[0] == 3  # genesis, subject.registered, key.bound
+    assert all(n == 1 for n in applied[2:])
+    incremental = snapshot(projections)
+    assert projections.rebuild(ledger) == ledger.size()
+    assert snapshot(projections) == incremental
+    assert projections.grade(E_CODE).score == 785
+
+
+def test_crash_inside_a_batch_neither_loses_nor_doubles(
+    projections: Projections, ledger: Ledger, settings: Settings
+) -> None:
+    build_scenario(ledger)
+    calls = 0
+
+    def crash_on_third(conn: Connection) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("power cut between the views and the tracking write")
+
+    projections.before_tracking = crash_on_third
+    with pytest.raises(RuntimeError):
+        projections.run_once(ledger, batch=4)
+    # two batches committed, the third rolled back entirely
+    assert projections.position() == 8
+    counts = projections.counts()
+    assert counts["proj_subject_entries"] == sum(
+        len(p.subject_entries(s)) for p in [projections] for s in (E_CODE, G_CODE, ledger.operator, ledger.authority)
+    )
+    with projections.engine.connect() as conn:
+        indexes = sorted({int(i) for i in conn.execute(select(SUBJECT_ENTRIES.c.idx)).scalars()})
+    assert indexes == list(range(8))
+
+    # a new process resumes from the committed position
+    projections.before_tracking = None
+    resumed = Projections.open(settings, clock=lambda: AS_OF, ledger=ledger)
+    try:
+        assert resumed.run_once(ledger, batch=4) == ledger.size() - 8
+        after_crash = snapshot(resumed)
+        resumed.rebuild(ledger)
+        assert snapshot(resumed) == after_crash
+        assert resumed.grade(G_CODE).score == 775
+    finally:
+        resumed.close()
+
+
+def test_position_moved_by_another_runner_rolls_the_batch_back(projections: Projections, ledger: Ledger) -> None:
+    build_scenario(ledger)
+
+    def other_runner(conn: Connection) -> None:
+        conn.execute(update(TRACKING).values(position=999))  # as if another runner had moved on
+
+    projections.before_tracking = other_runner
+    with pytest.raises(ProjectionError):
+        projections.run_once(ledger, batch=5)
+    assert projections.position() == 0
+    assert projections.counts()["proj_subject_entries"] == 0
+    projections.before_tracking = None
+    assert projections.run_once(ledger, batch=5) == ledger.size()
+    with projections.engine.connect() as conn:
+        indexes = [int(i) for i in conn.execute(select(SUBJECT_ENTRIES.c.idx)).scalars()]
+    assert len(indexes) == sum(len(json.loads(ledger.entry(i))["links"]) for i in range(ledger.size()))
+
+
+def test_failing_entry_rolls_back_its_batch(projections: Projections, ledger: Ledger) -> None:
+    build_scenario(ledger)
+    original = Projections._apply_entry
+
+    def broken(self: Projections, conn: Connection, led: Ledger, facts: Any, batch: Any, entry: Any) -> None:
+        if entry.index == 10:
+            raise ValueError("cannot read this entry")
+        original(self, conn, led, facts, batch, entry)
+
+    projections._apply_entry = broken.__get__(projections)  # type: ignore[method-assign]
+    with pytest.raises(ProjectionError) as caught:
+        projections.run_once(ledger, batch=5)
+    assert caught.value.details["index"] == 10
+    assert projections.position() == 10
+    del projections._apply_entry
+    assert projections.run_once(ledger, batch=5) == ledger.size() - 10
+
+
+def test_poller_shows_a_statement_within_a_second(projections: Projections, ledger: Ledger) -> None:
+    poller = projections.start_polling(ledger, interval=0.1)
+    try:
+        build_scenario(ledger)
+        deadline = time.monotonic() + 1.0
+        while projections.position() < ledger.size() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert projections.position() == ledger.size()
+        assert poller.errors == 0
+    finally:
+        poller.stop()
+    assert not poller.is_alive()
+
+
+def test_changed_rules_regrade_stored_histories(settings: Settings, ledger: Ledger) -> None:
+    build_scenario(ledger)
+    p = Projections.open(settings, clock=lambda: AS_OF, ledger=ledger)
+    p.run_once(ledger)
+    assert p.grade(E_CODE).score == 785
+    p.close()
+    strict = GradingRules.from_mapping({"broken_penalty": 200})
+    q = Projections.open(settings, rules=strict, clock=lambda: AS_OF, ledger=ledger)
+    try:
+        assert q.record(E_CODE) is None  # stale until recomputed
+        assert q.grade(E_CODE).score == 785 + 80 - 200
+        q.run_once(ledger)
+        assert q.subjects(grade="C")[0]["subject"] == E_CODE
+    finally:
+        q.close()
+
+
+def test_grading_rules_file(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LVYUE_GRADING_RULES", raising=False)
+    assert load_grading_rules(settings) == DEFAULT_RULES
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "grading.toml").write_text("base_score = 700\ngrade_b = 700\n", "utf-8")
+    rules = load_grading_rules(settings)
+    assert (rules.base_score, rules.grade_b, rules.grade_a) == (700, 700, 900)
+    other = settings.data_dir / "elsewhere.json"
+    other.write_text(json.dumps({"kept_bonus": 15}), "utf-8")
+    monkeypatch.setenv("LVYUE_GRADING_RULES", str(other))
+    assert load_grading_rules(settings).kept_bonus == 15
+    other.write_text(json.dumps({"kept_bonus": 1.5}), "utf-8")
+    with pytest.raises(MalformedInput):
+        load_grading_rules(settings)
+    other.write_text(json.dumps({"no_such_rule": 1}), "utf-8")
+    with pytest.raises(MalformedInput):
+        load_grading_rules(settings)
+    monkeypatch.setenv("LVYUE_GRADING_RULES", str(settings.data_dir / "missing.toml"))
+    with pytest.raises(MalformedInput):
+        load_grading_rules(settings)

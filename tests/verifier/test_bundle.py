@@ -1,0 +1,164 @@
+"""verifier.replay and verifier.bundle against the known-answer bundle in docs/vectors/bundle.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verifier.bundle import verify_bundle
+from verifier.entry import parse_entry
+from verifier.errors import VerificationError
+from verifier.replay import LogState, RuleFailure, prepare, replay
+from verifier.statement import signed_message
+
+VECTORS = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "bundle.json").read_text())
+LOG_KEY: str = VECTORS["log_key"]
+LINES: list[str] = VECTORS["bundle"]
+
+
+def _entries() -> list[bytes]:
+    return [line.encode() for line in LINES if line.startswith('{"index":')]
+
+
+def _pos(lines: list[str], index: int) -> int:
+    return next(i for i, line in enumerate(lines) if line.startswith(f'{{"index":{index},'))
+
+
+def _edit(case: dict[str, Any]) -> list[str]:
+    lines = list(LINES)
+    edit, k = case["edit"], case["entry"]
+    if edit == "delete_entry":
+        del lines[_pos(lines, k)]
+    elif edit == "duplicate_entry":
+        i = _pos(lines, k)
+        lines.insert(i + 1, lines[i])
+    elif edit == "swap_entries":
+        i, j = _pos(lines, k), _pos(lines, k + 1)
+        lines[i], lines[j] = lines[j], lines[i]
+    elif edit == "flip_prev":
+        i = _pos(lines, k)
+        value = json.loads(lines[i])
+        value["prev"] = ("0" if value["prev"][0] != "0" else "1") + value["prev"][1:]
+        lines[i] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    elif edit == "drop_last_line":
+        lines.pop()
+    else:  # pragma: no cover - vector file error
+        raise AssertionError(edit)
+    return lines
+
+
+def test_vector_summary() -> None:
+    summary = verify_bundle([line.encode() + b"\n" for line in LINES], LOG_KEY)
+    got = summary.to_dict()
+    got.pop("seconds")
+    assert got == VECTORS["summary"]
+
+
+@pytest.mark.parametrize("threads", [0, 1, 2])
+def test_vector_summary_any_thread_count(threads: int) -> None:
+    summary = verify_bundle([line.encode() for line in LINES], LOG_KEY, threads=threads)
+    assert summary.entries == VECTORS["summary"]["entries"]
+
+
+@pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda c: f"{c['edit']}-{c['entry']}")
+def test_vector_cases(case: dict[str, Any]) -> None:
+    with pytest.raises(VerificationError) as info:
+        verify_bundle([line.encode() for line in _edit(case)], LOG_KEY)
+    assert (info.value.kind, info.value.index) == (case["kind"], case["index"])
+    assert info.value.to_dict()["ok"] is False
+
+
+def test_replay_state() -> None:
+    state = replay(_entries(), LOG_KEY)
+    assert state.size == VECTORS["summary"]["entries"]
+    import base64
+
+    assert base64.b64encode(state.root()).decode() == VECTORS["summary"]["root"]
+    keys_line = json.loads(LINES[-1])
+    assert state.key_records() == keys_line["keys"]
+    assert len(state.keys) == VECTORS["summary"]["keys"]
+
+
+def test_apply_failure_leaves_state_unchanged() -> None:
+    entries = _entries()
+    state = LogState(LOG_KEY)
+    for data in entries[:6]:
+        state.apply(data)
+    root, size = state.root(), state.size
+    with pytest.raises(VerificationError) as info:
+        state.apply(entries[7])
+    assert (info.value.kind, info.value.index) == ("index", 6)
+    assert (state.root(), state.size) == (root, size)
+    state.apply(entries[6])
+    assert state.size == 7
+
+
+def test_signed_message_cut_from_entry_bytes() -> None:
+    for data in _entries():
+        p = prepare(data)
+        assert p.error is None and p.signed is not None
+        assert p.message == signed_message(parse_entry(data).statement)
+
+
+def test_prepare_reports_malformed_without_raising() -> None:
+    p = prepare(b'{"index":0}', 0)
+    assert p.error is not None and p.error.kind == "malformed" and p.entry is None
+    p = prepare(b"not json", 3)
+    assert p.error is not None and p.error.index == 3
+
+
+def test_presigned_results_used_only_for_the_right_key() -> None:
+    entries = _entries()
+    state = LogState(LOG_KEY)
+    state.apply(entries[0])
+    # a wrong precomputed "valid" for another public key is ignored: the signature is verified again
+    state.apply(entries[1], {0: (b"\x00" * 32, False)})
+    # a precomputed "invalid" for the real key is believed
+    pk = state.public_key(*_signer(entries[2]), 2)
+    assert pk is not None
+    with pytest.raises(VerificationError) as info:
+        state.apply(entries[2], {0: (pk, False)})
+    assert (info.value.kind, info.value.index) == ("signature", 2)
+
+
+def _signer(data: bytes) -> tuple[str, str]:
+    e = parse_entry(data)
+    return str(e.signatures[0]["signer"]), str(e.signatures[0]["key_id"])
+
+
+def test_wrong_log_key_at_genesis() -> None:
+    from verifier.note import verifier_key_string
+    from verifier.statement import public_key_of
+
+    other = verifier_key_string(VECTORS["summary"]["origin"], public_key_of(b"\x09" * 32))
+    with pytest.raises(VerificationError) as info:
+        LogState(other).apply(_entries()[0])
+    assert (info.value.kind, info.value.index) == ("signature", 0)
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(VerificationError) as info:
+        LogState("not a key")
+    assert info.value.kind == "malformed"
+    with pytest.raises(ValueError):
+        verify_bundle([], LOG_KEY, witness_threshold=1)
+    with pytest.raises(VerificationError) as info:
+        verify_bundle([b"[1, 2]"], LOG_KEY)
+    assert info.value.kind == "malformed"
+    with pytest.raises(VerificationError) as info:
+        verify_bundle([b'{"kind":"header","format":"other"}'], LOG_KEY)
+    assert info.value.kind == "malformed"
+    lines = [line.encode() for line in LINES]
+    lines.insert(3, b'{"kind":"mystery"}')
+    with pytest.raises(VerificationError) as info:
+        verify_bundle(lines, LOG_KEY)
+    assert info.value.kind == "malformed"
+
+
+def test_rule_failure_carries_code() -> None:
+    e = RuleFailure("self_confirmation", "no", index=4)
+    assert (e.kind, e.index, e.code) == ("rule", 4, "self_confirmation")
+    assert e.to_dict()["code"] == "self_confirmation"
