@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import random
 import statistics
 import sys
@@ -30,13 +31,13 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ledger.client import KeyFile, sign  # noqa: E402
-from ledger.projections import Projections  # noqa: E402
-from ledger.reports import build_report  # noqa: E402
-from ledger.service import Ledger  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
-from verifier.identity import make_credit_code, subject_aggregate  # noqa: E402
-from verifier.statement import b64encode, terms_digest  # noqa: E402
+from ledger.client import KeyFile, sign
+from ledger.projections import Projections
+from ledger.reports import build_report
+from ledger.service import Ledger
+from ledger.settings import Settings
+from verifier.identity import make_credit_code, subject_aggregate
+from verifier.statement import b64encode, terms_digest
 
 ENTRIES_PER_CONTRACT = 6
 EVIDENCE = "cd" * 32
@@ -128,7 +129,8 @@ def contract_statements(origin: str, a: KeyFile, b: KeyFile, rng: random.Random)
 
 def build_log(ledger: Ledger, entries: int, subjects: int, seed: int, threads: int) -> None:
     """Fill ``ledger`` up to about ``entries`` entries (nothing to do when it holds that many)."""
-    if ledger.size() >= entries:
+    marker = ledger.settings.data_dir / "bench-built"
+    if marker.exists() or ledger.size() >= entries:
         return
     if ledger.size() > 1:
         raise SystemExit(f"the store holds {ledger.size()} entries, fewer than {entries}: remove it first")
@@ -149,6 +151,7 @@ def build_log(ledger: Ledger, entries: int, subjects: int, seed: int, threads: i
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for signed in pool.map(make, range(0, contracts, group)):
             submit(ledger, signed, f"contracts ({ledger.size():,} entries)")
+    marker.write_text(f"{ledger.size()}\n", "utf-8")
 
 
 def submit(ledger: Ledger, items: Sequence[dict[str, Any]], what: str) -> None:
@@ -207,7 +210,7 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     names = [credit_code(rng.randrange(subjects)) for _ in range(args.reads)]
-    it = iter(names * 3)
+    it = itertools.cycle(names)
     plain_sql = text("SELECT history, grading FROM proj_subject_history WHERE subject = :s")
     with projections.engine.connect() as conn:
 

@@ -185,7 +185,7 @@ def test_rate_limiter_refills() -> None:
 
 
 def test_tokens_file_and_env(tmp_path: Path) -> None:
-    tokens, plain = issue_tokens(tmp_path, env={})
+    _tokens, plain = issue_tokens(tmp_path, env={})
     assert set(plain) == {"authority", "operator", "auditor"}
     stored = json.loads((tmp_path / "api-tokens.json").read_text())
     assert stored == {role: token_hash(t) for role, t in plain.items()}

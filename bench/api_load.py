@@ -1,0 +1,193 @@
+"""Load test of the HTTP API: concurrent clients submit pre-signed statements while others read.
+
+Builds a fresh ledger (SQLite in a temporary directory, or PostgreSQL when LVYUE_DATABASE_URL is set), registers
+parties in-process, pre-signs one ``commitment.made`` per submission (each on its own aggregate), serves the API
+with uvicorn (``--workers``, default one per core) and then, for ``--seconds``, runs ``--writers`` concurrent
+submitters and ``--readers`` concurrent readers (checkpoint, subject checks). Prints submissions/s, p50/p99
+latency and errors by status.
+
+    .venv/bin/python bench/api_load.py --statements 20000 --writers 64 --readers 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ledger.client import sign
+from ledger.parties import register
+from ledger.service import Ledger
+from ledger.settings import Settings
+from verifier.identity import make_credit_code
+
+AUDITOR_TOKEN = "bench-auditor"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(settings: Settings, parties: int, statements: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Register ``parties`` enterprises and one authority; pre-sign ``statements`` commitments."""
+    ledger = Ledger.open(settings)
+    try:
+        authority = register(ledger, make_credit_code("11120113MB0009999"), "government", "市场监督管理局")
+        makers = [
+            register(ledger, make_credit_code(f"91120113MA{i:07d}"), "enterprise", f"企业{i}") for i in range(parties)
+        ]
+        signed = []
+        for n in range(statements):
+            maker = makers[n % parties]
+            body = {
+                "kind": "approval_substitute",
+                "authority": authority.subject,
+                "content": f"承诺事项 {n}",
+                "made_on": "2026-01-05",
+                "deadline": "2026-12-31",
+                "related": None,
+            }
+            signed.append(sign(maker.key, ledger.origin, "commitment.made", str(uuid.uuid4()), 1, body))
+        ledger.checkpoint()
+        return signed, [m.subject for m in makers]
+    finally:
+        ledger.close()
+
+
+async def writer(
+    client: httpx.AsyncClient, queue: list[dict[str, Any]], stop: float, lat: list[float], errors: Counter[str]
+) -> None:
+    while queue and time.perf_counter() < stop:
+        item = queue.pop()
+        t = time.perf_counter()
+        try:
+            r = await client.post("/statements", json=item)
+            status = str(r.status_code)
+        except httpx.HTTPError as e:
+            status = type(e).__name__
+        lat.append(time.perf_counter() - t)
+        if status != "201":
+            errors[status] += 1
+
+
+async def reader(
+    client: httpx.AsyncClient, subjects: list[str], stop: float, lat: list[float], errors: Counter[str]
+) -> None:
+    headers = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
+    while time.perf_counter() < stop:
+        t = time.perf_counter()
+        if random.random() < 0.5:
+            r = await client.get("/log/checkpoint", headers=headers)
+        else:
+            r = await client.get("/check", params={"codes": random.choice(subjects)}, headers=headers)
+        lat.append(time.perf_counter() - t)
+        if r.status_code != 200:
+            errors[f"read {r.status_code}"] += 1
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (0..100) of ``values`` in milliseconds."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * p / 100))] * 1000
+
+
+async def run(url: str, signed: list[dict[str, Any]], subjects: list[str], args: argparse.Namespace) -> None:
+    limits = httpx.Limits(max_connections=args.writers + args.readers + 8)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        warm = signed[: args.writers]
+        del signed[: args.writers]
+        await asyncio.gather(*(client.post("/statements", json=s) for s in warm))
+        write_lat: list[float] = []
+        read_lat: list[float] = []
+        errors: Counter[str] = Counter()
+        start = time.perf_counter()
+        stop = start + args.seconds
+        await asyncio.gather(
+            *(writer(client, signed, stop, write_lat, errors) for _ in range(args.writers)),
+            *(reader(client, subjects, stop, read_lat, errors) for _ in range(args.readers)),
+        )
+        elapsed = time.perf_counter() - start
+        ok = len(write_lat) - sum(v for k, v in errors.items() if not k.startswith("read"))
+        print(f"backend {args.backend}, workers {args.workers}, writers {args.writers}, readers {args.readers}")
+        print(f"submissions: {ok} accepted in {elapsed:.1f} s = {ok / elapsed:.0f} statements/s")
+        print(
+            f"submit latency: p50 {pct(write_lat, 50):.1f} ms, p99 {pct(write_lat, 99):.1f} ms, "
+            f"max {pct(write_lat, 100):.1f} ms"
+        )
+        if read_lat:
+            print(
+                f"reads: {len(read_lat)} ({len(read_lat) / elapsed:.0f}/s), p50 {pct(read_lat, 50):.1f} ms, "
+                f"p99 {pct(read_lat, 99):.1f} ms"
+            )
+        print(f"errors: {dict(errors) or 'none'}")
+        size = (await client.get("/log/size")).json()["size"]
+        print(f"log size after the run: {size}")
+        if write_lat:
+            print(f"mean submit latency {statistics.mean(write_lat) * 1000:.1f} ms")
+
+
+def main() -> None:
+    """Parse arguments, prepare the ledger, serve it, run the load."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--statements", type=int, default=20000)
+    p.add_argument("--parties", type=int, default=200)
+    p.add_argument("--writers", type=int, default=64)
+    p.add_argument("--readers", type=int, default=4)
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="lvyue-bench-"))
+    database_url = os.environ.get("LVYUE_DATABASE_URL") or None
+    args.backend = "postgres" if database_url else "sqlite"
+    settings = Settings(data_dir=data_dir, database_url=database_url, origin="bench.lvyue.example/log")
+    t = time.perf_counter()
+    signed, subjects = prepare(settings, args.parties, args.statements)
+    print(f"prepared {len(signed)} signed statements in {time.perf_counter() - t:.1f} s ({data_dir})")
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        LVYUE_DATA_DIR=str(data_dir),
+        LVYUE_ORIGIN=settings.origin,
+        LVYUE_RATE="0",
+        LVYUE_TOKENS=f"auditor={AUDITOR_TOKEN},operator=bench-operator,authority=bench-authority",
+    )
+    cmd = [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"]
+    server = subprocess.Popen(cmd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/log/size", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("server did not start")
+            time.sleep(0.1)
+        asyncio.run(run(url, signed, subjects, args))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
