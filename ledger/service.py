@@ -65,8 +65,10 @@ class _BatchFacts:
 
     registered: set[str] = field(default_factory=set)
     keys: dict[tuple[str, str], bool] = field(default_factory=dict)
+    position: int = 0  # the statement's position in the batch
 
     def absorb(self, pending: Pending) -> None:
+        self.position += 1
         self.registered.update(subject for subject, _ in pending.registers)
         self.keys.update(((subject, key_id), True) for subject, key_id, _ in pending.binds)
         self.keys.update(((subject, key_id), False) for subject, key_id in pending.revokes)
@@ -88,6 +90,7 @@ class Ledger:
         self._registered: set[str] = set()
         self._lock = threading.Lock()
         self._log_signer = platform.signer()
+        self._known_size = 0  # a lower bound of the log's size, raised as entries are seen
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lvyue-verify")
 
     # -- opening -----------------------------------------------------------------------------------------------
@@ -103,7 +106,8 @@ class Ledger:
         platform = PlatformKeys.load_or_create(settings.data_dir, settings.origin)
         store = open_recorder(settings)
         ledger = cls(settings, store, platform)
-        if store.size() == 0:
+        ledger._known_size = store.size()
+        if ledger._known_size == 0:
             ledger._write_genesis()
         ledger._check_genesis()
         return ledger
@@ -220,6 +224,7 @@ class Ledger:
         with self._lock:
             for p in prepared:
                 self._remember(p.signed.aggregate, p.signed.version, p.state)
+            self._known_size = max(self._known_size, appended[-1].index + 1)
         receipts: list[Receipt] = [{} for _ in appended]
 
         def make(job: tuple[int, Appended]) -> None:
@@ -335,11 +340,18 @@ class Ledger:
                 return batch.keys[(subject, key_id)]
             return self._key_is_valid(subject, key_id)
 
+        def key_was_bound(subject: str, key_id: str) -> bool:
+            return (subject, key_id) in batch.keys or self.store.key(subject, key_id) is not None
+
         return Facts(
             operator=self.operator,
             authority=self.authority,
             is_registered=is_registered,
             key_is_valid=key_is_valid,
+            key_was_bound=key_was_bound,
+            # A lower bound of the index the statement will get (the log only grows): a reference to an
+            # earlier entry is checked against it.
+            index=self._known_size + batch.position,
         )
 
     def _facts_at(self, index: int) -> Facts:
@@ -353,8 +365,17 @@ class Ledger:
             row = self.store.key(subject, key_id)
             return row is not None and row[1] < index and (row[2] is None or index <= row[2])
 
+        def key_was_bound(subject: str, key_id: str) -> bool:
+            row = self.store.key(subject, key_id)
+            return row is not None and row[1] < index
+
         return Facts(
-            operator=self.operator, authority=self.authority, is_registered=is_registered, key_is_valid=key_is_valid
+            self.operator,
+            self.authority,
+            is_registered=is_registered,
+            key_is_valid=key_is_valid,
+            key_was_bound=key_was_bound,
+            index=index,
         )
 
     def is_registered(self, subject: str) -> bool:

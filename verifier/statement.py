@@ -27,8 +27,11 @@ __all__ = [
     "COMMITMENT_KINDS",
     "CONTRACT_TYPES",
     "JUDGMENT_EFFECTS",
+    "JUDGMENT_KINDS",
+    "JUDGMENT_RECORD_EFFECTS",
     "MILESTONE_KINDS",
     "OUTCOMES",
+    "SEVERITIES",
     "STATEMENT_DOMAIN",
     "STATEMENT_MEMBERS",
     "STATEMENT_TYPES",
@@ -69,6 +72,9 @@ COMMITMENT_KINDS = (
     "other",
 )
 JUDGMENT_EFFECTS = ("breach", "terminate", "end_dispute")
+JUDGMENT_RECORD_EFFECTS = (*JUDGMENT_EFFECTS, "none")  # judgment.recorded (section 7a)
+JUDGMENT_KINDS = ("judgment", "award")
+SEVERITIES = ("minor", "general", "serious")
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -388,6 +394,81 @@ def _judgment(body: dict[str, Any]) -> None:
             raise FormatError("body.milestone and body.outcome are required when effect is end_dispute")
 
 
+def _judgment_recorded(body: dict[str, Any]) -> None:
+    _str(body["court"], "body.court", empty=False, limit=200)
+    _str(body["case_number"], "body.case_number", empty=False, limit=100)
+    _enum(body["kind"], JUDGMENT_KINDS, "body.kind")
+    check_date(body["decided_on"], what="body.decided_on")
+    parties = body["parties"]
+    if not isinstance(parties, list) or not parties:
+        raise FormatError("body.parties must be a non-empty array of subject ids")
+    for i, p in enumerate(parties):
+        _subject(p, f"body.parties[{i}]")
+    if body["contract"] is not None:
+        _uuid(body["contract"], "body.contract")
+    _str(body["contract_number"], "body.contract_number", limit=200)
+    _hex64(body["summary_sha256"], "body.summary_sha256")
+    effect = _enum(body["effect"], JUDGMENT_RECORD_EFFECTS, "body.effect")
+    party, milestone, outcome = body["party"], body["milestone"], body["outcome"]
+    if party is not None:
+        _subject(party, "body.party")
+    if milestone is not None:
+        _milestone_id(milestone, "body.milestone")
+    if outcome is not None:
+        _enum(outcome, OUTCOMES, "body.outcome")
+    if effect in ("none", "terminate"):
+        if party is not None or milestone is not None or outcome is not None:
+            raise FormatError(f"body.party, body.milestone and body.outcome must be null when effect is {effect}")
+    elif effect == "breach":
+        if party is None:
+            raise FormatError("body.party is required when effect is breach")
+        if outcome not in (None, "failed"):
+            raise FormatError("body.outcome must be null or failed when effect is breach")
+        if outcome is not None and milestone is None:
+            raise FormatError("body.outcome needs body.milestone when effect is breach")
+    else:
+        if party is not None:
+            raise FormatError("body.party must be null when effect is end_dispute")
+        if milestone is None or outcome is None:
+            raise FormatError("body.milestone and body.outcome are required when effect is end_dispute")
+
+
+def _judgment_linked(body: dict[str, Any]) -> None:
+    _uuid(body["contract"], "body.contract")
+
+
+def _objection_filed(body: dict[str, Any]) -> None:
+    _int(body["entry"], "body.entry")
+    _str(body["reason"], "body.reason", empty=False)
+
+
+def _objection_upheld(body: dict[str, Any]) -> None:
+    _str(body["reason"], "body.reason", empty=False)
+    _str(body["correction"], "body.correction", empty=False)
+
+
+def _reason_required(body: dict[str, Any]) -> None:
+    _str(body["reason"], "body.reason", empty=False)
+
+
+def _repair_applied(body: dict[str, Any]) -> None:
+    _int(body["entry"], "body.entry")
+    _uuid(body["commitment"], "body.commitment")
+    _str(body["reason"], "body.reason", empty=False)
+
+
+def _repair_approved(body: dict[str, Any]) -> None:
+    _enum(body["severity"], SEVERITIES, "body.severity")
+    _str(body["reason"], "body.reason", empty=False)
+
+
+def _publicity_ended(body: dict[str, Any]) -> None:
+    _subject(body["subject"], "body.subject")
+    _int(body["entry"], "body.entry")
+    _enum(body["severity"], SEVERITIES, "body.severity")
+    check_date(body["as_of"], what="body.as_of")
+
+
 def _commitment_made(body: dict[str, Any]) -> None:
     _enum(body["kind"], COMMITMENT_KINDS, "body.kind")
     _subject(body["authority"], "body.authority")
@@ -438,6 +519,34 @@ _BODIES: dict[str, tuple[frozenset[str], Callable[[dict[str, Any]], None]]] = {
     "commitment.kept": (frozenset({"on", "evidence_sha256"}), _commitment_kept),
     "commitment.broken": (frozenset({"on", "reason"}), _commitment_broken),
     "commitment.overdue": (frozenset({"as_of"}), _commitment_overdue),
+    # section 7a (docs/format-judgments.md)
+    "judgment.recorded": (
+        frozenset(
+            {
+                "court",
+                "case_number",
+                "kind",
+                "decided_on",
+                "parties",
+                "contract",
+                "contract_number",
+                "summary_sha256",
+                "effect",
+                "party",
+                "milestone",
+                "outcome",
+            }
+        ),
+        _judgment_recorded,
+    ),
+    "judgment.linked": (frozenset({"contract"}), _judgment_linked),
+    "objection.filed": (frozenset({"entry", "reason"}), _objection_filed),
+    "objection.upheld": (frozenset({"reason", "correction"}), _objection_upheld),
+    "objection.rejected": (frozenset({"reason"}), _reason_required),
+    "repair.applied": (frozenset({"entry", "commitment", "reason"}), _repair_applied),
+    "repair.approved": (frozenset({"severity", "reason"}), _repair_approved),
+    "repair.rejected": (frozenset({"reason"}), _reason_required),
+    "repair.publicity_ended": (frozenset({"subject", "entry", "severity", "as_of"}), _publicity_ended),
 }
 
 STATEMENT_TYPES = frozenset(_BODIES)

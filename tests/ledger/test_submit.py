@@ -296,3 +296,28 @@ def test_entries_spliced_from_parts_equal_whole_canonicalisation(ledger: Ledger)
             "received": entry.received,
         }
         assert canonicalize(whole) == data
+
+
+def test_commitment_must_relate_to_an_earlier_entry(ledger: Ledger) -> None:
+    maker, authority = enterprise(ledger), government(ledger)
+    body = {
+        "kind": "credit_repair",
+        "authority": authority.subject,
+        "content": "承诺已纠正失信行为",
+        "made_on": "2026-01-10",
+        "deadline": "2026-03-10",
+        "related": ledger.size() + 5,
+    }
+    _refused(ledger, RuleRejected, "bad_reference", maker.statement("commitment.made", str(uuid.uuid4()), body))
+    maker.submit("commitment.made", str(uuid.uuid4()), dict(body, related=1))
+
+
+def test_a_revoked_key_is_never_bound_again(ledger: Ledger) -> None:
+    supplier = enterprise(ledger)
+    replacement = KeyFile.generate(supplier.subject)
+    bind_key(ledger, supplier.subject, replacement)
+    revoke_key(ledger, supplier.subject, supplier.key.key_id, "lost")
+    size = ledger.size()
+    with pytest.raises(RuleRejected):
+        bind_key(ledger, supplier.subject, supplier.key)
+    assert ledger.size() == size

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from verifier.errors import RuleViolation
 
@@ -36,7 +36,10 @@ class Facts:
     ``key_is_valid(subject, key_id)`` tells whether the key is valid at the statement's index.
     Optional facts are checked when given: ``key_was_bound(subject, key_id)`` (ever bound, even if revoked),
     ``judgment_exists(aggregate id)`` for ``judgment.applied``, and ``index`` (the entry index the statement
-    will get) for references to earlier entries.
+    will get) for references to earlier entries. For section 7a (judgments, objections, repairs):
+    ``earlier_entry(i)`` returns the statement of an existing earlier entry ``i`` and the subjects its ``links``
+    name (None when there is no such entry), ``aggregate_state(id)`` the current rule state of another
+    aggregate (None when it has no statements).
     """
 
     operator: str
@@ -46,6 +49,8 @@ class Facts:
     key_was_bound: Callable[[str, str], bool] | None = None
     judgment_exists: Callable[[str], bool] | None = None
     index: int | None = None
+    earlier_entry: Callable[[int], tuple[Mapping[str, Any], tuple[str, ...]] | None] | None = None
+    aggregate_state: Callable[[str], object | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
