@@ -295,6 +295,19 @@ class _Interpreter:
         self.contracts: dict[str, _Contract] = {}
         self.commitments: dict[str, _Commitment] = {}
         self.judgments_against: list[int] = []
+        # section 7a: counted entries (type, aggregate, milestone, judgment against the subject), objections and
+        # repairs by aggregate (the entry they are about), and the records they took out of the figures
+        self.records: dict[int, tuple[str, str, str | None, bool]] = {}
+        self.objections: dict[str, int] = {}
+        self.pending: dict[str, int] = {}
+        self.repairs: dict[str, int] = {}
+        self.corrected: set[int] = set()
+        self.repaired: set[int] = set()
+        self.publicity_ended: set[int] = set()
+        self.void_contracts: set[str] = set()
+        self.void_milestones: set[tuple[str, str]] = set()
+        self.void_commitments: set[str] = set()
+        self.void_judgments: set[int] = set()
 
     def apply(self, index: int, statement: Mapping[str, Any], date: str) -> None:
         stype = statement["type"]
@@ -309,10 +322,65 @@ class _Interpreter:
                 if not isinstance(kind, str):
                     raise _fail(index, "body.kind is not a string")
                 self.kind = kind
+        elif stype.startswith(("objection.", "repair.")):
+            self._casework(index, stype, statement, body)
         elif stype in _IGNORED_TYPES or stype.startswith(_IGNORED_PREFIXES):
-            return
+            pass
         else:
             raise _fail(index, f"unknown statement type {stype!r}")
+        milestone = body.get("milestone")
+        against = stype == "judgment.applied" and body.get("party") == self.subject
+        self.records[index] = (
+            stype,
+            statement["aggregate"],
+            milestone if isinstance(milestone, str) else None,
+            against,
+        )
+
+    # objections and repairs (docs/grading.md, "Corrected and withheld records") -----------------------------
+
+    def _casework(self, index: int, stype: str, statement: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+        aggregate = statement["aggregate"]
+        if stype in ("objection.filed", "repair.applied", "repair.publicity_ended"):
+            entry = body.get("entry")
+            if isinstance(entry, bool) or not isinstance(entry, int) or entry < 0:
+                raise _fail(index, f"body.entry is not an entry index: {entry!r}")
+            if stype == "objection.filed":
+                self.objections[aggregate] = self.pending[aggregate] = entry
+            elif stype == "repair.applied":
+                self.repairs[aggregate] = entry
+            elif body.get("subject") == self.subject and self._void(entry):
+                self.publicity_ended.add(entry)
+            return
+        cases = self.objections if stype.startswith("objection.") else self.repairs
+        entry = cases.get(aggregate)
+        if entry is None:
+            if statement["actor"] == self.subject:  # the operator's decisions on others' cases
+                return
+            raise _fail(index, f"{stype} for case {aggregate} not opened among the entries")
+        if stype in ("objection.upheld", "objection.rejected"):
+            self.pending.pop(aggregate, None)
+        if stype == "objection.upheld" and self._void(entry):
+            self.corrected.add(entry)
+        elif stype == "repair.approved" and self._void(entry):
+            self.repaired.add(entry)
+
+    def _void(self, entry: int) -> bool:
+        """Take the record of counted entry ``entry`` out of the figures; False when it is not counted."""
+        record = self.records.get(entry)
+        if record is None:
+            return False
+        stype, aggregate, milestone, against = record
+        if stype in _COMMITMENT_TYPES:
+            self.void_commitments.add(aggregate)
+        elif stype in _CONTRACT_TYPES:
+            if against:
+                self.void_judgments.add(entry)
+            if milestone is not None:
+                self.void_milestones.add((aggregate, milestone))
+            elif not against:
+                self.void_contracts.add(aggregate)
+        return True
 
     # contracts --------------------------------------------------------------------------------------------
 
@@ -554,6 +622,8 @@ def _figures(state: _Interpreter, subject: str, as_of: str) -> tuple[dict[str, F
     states: dict[str, set[int]] = {s: set() for s in CONTRACT_STATES}
     state_counts = dict.fromkeys(CONTRACT_STATES, 0)
     for c in state.contracts.values():
+        if c.id in state.void_contracts:
+            continue
         ms = list(c.milestones.values())
         in_roles = [
             ("party", subject in c.parties),
@@ -590,9 +660,11 @@ def _figures(state: _Interpreter, subject: str, as_of: str) -> tuple[dict[str, F
     overdue: list[OverdueMilestone] = []
     obligee_overdue = _Bucket()
     for c in state.contracts.values():
-        if c.state not in ("registered", "terminated"):
+        if c.state not in ("registered", "terminated") or c.id in state.void_contracts:
             continue
         for m in c.milestones.values():
+            if (c.id, m.id) in state.void_milestones:
+                continue
             cls = _classify(c, m, as_of)
             if m.obligee == subject and cls == "overdue_open":
                 obligee_overdue.add(m.amount, m.entries)
@@ -634,12 +706,13 @@ def _figures(state: _Interpreter, subject: str, as_of: str) -> tuple[dict[str, F
     figures["total_days_overdue"] = Figure(sum(o.days for o in overdue), _sorted(i for o in overdue for i in o.entries))
     figures["obligee.overdue"] = Figure(obligee_overdue.count, _sorted(obligee_overdue.entries))
     figures["obligee.overdue_amount"] = Figure(obligee_overdue.amount, _sorted(obligee_overdue.entries))
-    figures["judgments.against"] = Figure(len(state.judgments_against), _sorted(state.judgments_against))
+    against = [i for i in state.judgments_against if i not in state.void_judgments]
+    figures["judgments.against"] = Figure(len(against), _sorted(against))
 
     # commitments made by the subject
     by: dict[tuple[str, str], _Bucket] = {(k, o): _Bucket() for k in COMMITMENT_KINDS for o in COMMITMENT_OUTCOMES}
     for cm in state.commitments.values():
-        if cm.maker != subject:
+        if cm.maker != subject or cm.id in state.void_commitments:
             continue
         outcome = cm.outcome or ("overdue" if cm.deadline < as_of else "open")
         by[(cm.kind, outcome)].add(0, cm.entries)
@@ -651,6 +724,15 @@ def _figures(state: _Interpreter, subject: str, as_of: str) -> tuple[dict[str, F
             total.count += b.count
             total.entries.update(b.entries)
         figures[f"commitments.{o}"] = Figure(total.count, _sorted(total.entries))
+    under_objection = {e for e in state.pending.values() if e in state.records}
+    for key, records in (
+        ("records.under_objection", under_objection),
+        ("records.corrected", state.corrected),
+        ("records.repaired", state.repaired),
+        ("records.publicity_ended", state.publicity_ended),
+    ):
+        if records:
+            figures[key] = Figure(len(records), _sorted(records))
     return figures, overdue
 
 

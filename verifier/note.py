@@ -13,8 +13,8 @@ non-canonical base64, upper-case key hashes and repeated signatures by a known k
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence

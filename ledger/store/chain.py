@@ -114,7 +114,7 @@ def _check_keys(pending: Pending, index: int, keys: Mapping[tuple[str, str], tup
             )
 
 
-def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = received_now) -> list[Appended]:
+def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | None = None) -> list[Appended]:
     """Chain ``pendings`` after the log's head and write them through ``tx``; all or nothing.
 
     Raises:
@@ -133,7 +133,7 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] = re
         found = dict(zip(missing, tx.read_hashes(missing), strict=True)) if missing else {}
         return [writes.hashes[i] if i in writes.hashes else found[i] for i in indexes]
 
-    received = now()
+    received = (now or received_now)()
     built: list[tuple[Pending, int, bytes, bytes]] = []
     for pending in pendings:
         if pending.statement["type"] == "log.genesis":

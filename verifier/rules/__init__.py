@@ -15,7 +15,10 @@ from verifier.errors import RuleViolation
 from verifier.rules.commitment import CommitmentState, apply_commitment
 from verifier.rules.common import Facts, Outcome
 from verifier.rules.contract import ContractState, JudgmentRecord, MilestoneState, apply_contract
+from verifier.rules.judgment import JudgmentState, apply_judgment
 from verifier.rules.log import LogState, apply_log
+from verifier.rules.objection import ObjectionState, apply_objection
+from verifier.rules.repair import RepairState, apply_repair
 from verifier.rules.subject import SubjectState, apply_subject
 
 __all__ = [
@@ -25,14 +28,19 @@ __all__ = [
     "ContractState",
     "Facts",
     "JudgmentRecord",
+    "JudgmentState",
     "LogState",
     "MilestoneState",
+    "ObjectionState",
     "Outcome",
+    "RepairState",
     "SubjectState",
     "apply",
 ]
 
-AggregateState = LogState | SubjectState | ContractState | CommitmentState
+AggregateState = (
+    LogState | SubjectState | ContractState | CommitmentState | JudgmentState | ObjectionState | RepairState
+)
 
 _Handler = Callable[[object, Mapping[str, Any], frozenset[str], Facts], Outcome]
 
@@ -45,6 +53,15 @@ _DISPATCH: dict[str, _Handler] = {
     "commitment.kept": apply_commitment,
     "commitment.broken": apply_commitment,
     "commitment.overdue": apply_commitment,
+    "judgment.recorded": apply_judgment,
+    "judgment.linked": apply_judgment,
+    "objection.filed": apply_objection,
+    "objection.upheld": apply_objection,
+    "objection.rejected": apply_objection,
+    "repair.applied": apply_repair,
+    "repair.approved": apply_repair,
+    "repair.rejected": apply_repair,
+    "repair.publicity_ended": apply_repair,
 }
 for _t in (
     "contract.proposed",
@@ -61,7 +78,18 @@ for _t in (
 ):
     _DISPATCH[_t] = apply_contract
 
-CREATION_TYPES = frozenset({"log.genesis", "subject.registered", "contract.proposed", "commitment.made"})
+CREATION_TYPES = frozenset(
+    {
+        "log.genesis",
+        "subject.registered",
+        "contract.proposed",
+        "commitment.made",
+        "judgment.recorded",
+        "objection.filed",
+        "repair.applied",
+        "repair.publicity_ended",
+    }
+)
 """Types that create their aggregate (version 1). ``key.bound`` and ``key.revoked`` also create the subject
 aggregate of a genesis subject."""
 
