@@ -14,6 +14,7 @@ from api.auth import Role, Tokens
 from api.clock import OpenAggregates
 from api.errors import ApiError
 from api.ratelimit import RateLimiter
+from ledger.group_commit import GroupCommit
 from ledger.service import Ledger
 
 _bearer = HTTPBearer(auto_error=False, description="A role token: registration authority, operator or auditor.")
@@ -31,7 +32,14 @@ def get_open_aggregates(request: Request) -> OpenAggregates:
     return index
 
 
+def get_group_commit(request: Request) -> GroupCommit:
+    """The application's group committer for single statements."""
+    group: GroupCommit = request.app.state.group_commit
+    return group
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+GroupCommitDep = Annotated[GroupCommit, Depends(get_group_commit)]
 OpenAggregatesDep = Annotated[OpenAggregates, Depends(get_open_aggregates)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

@@ -13,6 +13,7 @@ from api.auth import Tokens, issue_tokens
 from api.clock import OpenAggregates
 from api.ratelimit import RateLimiter
 from api.routes import aggregates, desk, log, operator, portal, statements, subjects
+from ledger.group_commit import GroupCommit
 from ledger.service import Ledger
 
 DESCRIPTION = """A signed, hash-chained, event-sourced ledger of administrative contracts (行政性合同) and credit
@@ -42,6 +43,7 @@ def create_app(
         tokens, _new = issue_tokens(ledger.settings.data_dir)
     app = FastAPI(title="lvyue 履约", version="1", description=DESCRIPTION)
     app.state.ledger = ledger
+    app.state.group_commit = GroupCommit(ledger)
     app.state.tokens = tokens
     app.state.limiter = RateLimiter(rate, burst) if rate > 0 else None
     app.state.access = AccessLog(access_log or ledger.settings.data_dir / "access-log.jsonl")

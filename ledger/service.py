@@ -33,7 +33,7 @@ from verifier.identity import key_id, log_aggregate
 from verifier.merkle import prove_consistency, prove_inclusion, tree_hash
 from verifier.proof_file import format_proof_file
 from verifier.receipt import make_receipt
-from verifier.rules import Facts, apply
+from verifier.rules import Facts, JudgmentState, apply
 from verifier.statement import (
     SignedStatement,
     b64decode,
@@ -200,19 +200,42 @@ class Ledger:
         """
         if not items:
             raise MalformedInput("empty batch", code="empty_batch")
-        parsed = [self._parse(i, item) for i, item in enumerate(items)]
-        self._verify_all(parsed)
-        overlay: dict[str, tuple[int, Any]] = {}
-        batch = _BatchFacts()
-        prepared = []
-        for i, signed in enumerate(parsed):
-            prepared.append(self._check_rules(i, signed, overlay, batch))
-            batch.absorb(prepared[-1].pending)
+        checked = self._check_each(items, all_or_nothing=True)
+        return self._append([p for p in checked if isinstance(p, _Prepared)])
+
+    def submit_each(self, items: Sequence[Mapping[str, Any]]) -> list[Receipt | LedgerError]:
+        """Check independent signed statements and append those that pass in one transaction (group commit):
+        for each item its receipt, or the error that refused it. A statement never depends on one refused
+        before it in the same call (it is checked as if that one had not been sent)."""
+        checked = self._check_each(items, all_or_nothing=False)
+        good = [p for p in checked if isinstance(p, _Prepared)]
+        if not good:
+            return [c for c in checked if isinstance(c, LedgerError)]
+        try:
+            receipts = iter(self._append(good))
+            return [next(receipts) if isinstance(c, _Prepared) else c for c in checked]
+        except LedgerError:
+            if len(good) == 1:
+                raise
+        # Something changed under the group (another process, a revocation): each on its own, to say which.
+        out: list[Receipt | LedgerError] = []
+        for item, c in zip(items, checked, strict=True):
+            if isinstance(c, LedgerError):
+                out.append(c)
+                continue
+            try:
+                out.append(self.submit_batch([item])[0])
+            except LedgerError as e:
+                out.append(e)
+        return out
+
+    def _append(self, prepared: Sequence[_Prepared]) -> list[Receipt]:
         try:
             appended = self.store.append([p.pending for p in prepared])
         except IntegrityError as e:
-            for p in prepared:
-                self._states.pop(p.signed.aggregate, None)
+            with self._lock:
+                for p in prepared:
+                    self._states.pop(p.signed.aggregate, None)
             raise VersionConflict(
                 "an aggregate changed concurrently: its version is taken", code="version_conflict"
             ) from e
@@ -232,6 +255,40 @@ class Ledger:
 
         self._in_two(make, list(enumerate(appended)))
         return receipts
+
+    def _check_each(self, items: Sequence[Mapping[str, Any]], *, all_or_nothing: bool) -> list[_Prepared | LedgerError]:
+        """Parse, verify and rule-check each item, in order. With ``all_or_nothing`` the first refusal is raised;
+        otherwise each refused item gets its error and the others are checked as if it had not been sent."""
+        results: list[_Prepared | LedgerError | None] = [None] * len(items)
+
+        def refuse(i: int, error: LedgerError) -> None:
+            if all_or_nothing:
+                raise error
+            results[i] = error
+
+        parsed: list[SignedStatement | None] = []
+        for i, item in enumerate(items):
+            try:
+                parsed.append(self._parse(i, item))
+            except LedgerError as e:
+                parsed.append(None)
+                refuse(i, e)
+        failures = self._verify_all(parsed, refuse)
+        for i in sorted(failures):
+            refuse(i, failures[i])
+        overlay: dict[str, tuple[int, Any]] = {}
+        batch = _BatchFacts()
+        for i, signed in enumerate(parsed):
+            if signed is None or results[i] is not None:
+                continue
+            try:
+                prepared = self._check_rules(i, signed, overlay, batch)
+            except LedgerError as e:
+                refuse(i, e)
+                continue
+            batch.absorb(prepared.pending)
+            results[i] = prepared
+        return [r for r in results if r is not None]
 
     def _parse(self, item_no: int, item: Mapping[str, Any]) -> SignedStatement:
         try:
@@ -277,40 +334,64 @@ class Ledger:
             )
         return cached[0]
 
-    def _verify_all(self, parsed: Sequence[SignedStatement]) -> None:
+    def _verify_all(
+        self, parsed: Sequence[SignedStatement | None], refuse: Callable[[int, LedgerError], None]
+    ) -> dict[int, LedgerError]:
+        """Verify every signature (on two threads); return the signature failures by item."""
         batch_keys: dict[tuple[str, str], bytes | None] = {}  # keys bound (or revoked: None) earlier in the batch
         jobs = []
         for i, signed in enumerate(parsed):
+            if signed is None:
+                continue
             message = signed.message()
-            for sig in signed.signatures:
-                pair = (sig.signer, sig.key_id)
-                if pair in batch_keys:
-                    public_key = batch_keys[pair]
-                    if public_key is None:
-                        raise BadSignature(
-                            f"key {sig.key_id} of {sig.signer} is revoked earlier in this batch",
-                            code="revoked_key",
-                            item=i,
-                            signer=sig.signer,
-                            key_id=sig.key_id,
-                        )
-                else:
-                    public_key = self._public_key(sig.signer, sig.key_id, i)
-                jobs.append((i, message, sig.sig, public_key, sig.key_id, sig.signer))
+            try:
+                item_jobs = [
+                    (
+                        i,
+                        message,
+                        sig.sig,
+                        self._batch_key(batch_keys, sig.signer, sig.key_id, i),
+                        sig.key_id,
+                        sig.signer,
+                    )
+                    for sig in signed.signatures
+                ]
+            except LedgerError as e:
+                refuse(i, e)
+                continue
+            jobs.extend(item_jobs)
             body = signed.body
             if signed.type == "key.bound" and isinstance(body.get("public_key"), str):
                 batch_keys[(body["subject"], body["key_id"])] = b64decode(body["public_key"], what="public_key")
             elif signed.type == "key.revoked":
                 batch_keys[(body["subject"], body["key_id"])] = None
+        failures: dict[int, LedgerError] = {}
 
         def check(job: tuple[int, bytes, bytes, bytes, str, str]) -> None:
             i, message, sig, public_key, key_id, signer = job
             try:
                 verify_signature(message, sig, public_key, key_id=key_id, signer=signer)
             except SignatureError as e:
-                raise BadSignature(str(e), code="bad_signature", item=i, signer=signer, key_id=key_id) from None
+                failures.setdefault(i, BadSignature(str(e), code="bad_signature", item=i, signer=signer, key_id=key_id))
 
         self._in_two(check, jobs)
+        return failures
+
+    def _batch_key(
+        self, batch_keys: Mapping[tuple[str, str], bytes | None], signer: str, key_id: str, item_no: int
+    ) -> bytes:
+        if (signer, key_id) not in batch_keys:
+            return self._public_key(signer, key_id, item_no)
+        public_key = batch_keys[(signer, key_id)]
+        if public_key is None:
+            raise BadSignature(
+                f"key {key_id} of {signer} is revoked earlier in this batch",
+                code="revoked_key",
+                item=item_no,
+                signer=signer,
+                key_id=key_id,
+            )
+        return public_key
 
     def _in_two(self, work: Callable[[Any], None], jobs: Sequence[Any]) -> None:
         """Run ``work`` on every job: half on a pool thread, half on this one (PyNaCl releases the GIL)."""
@@ -331,7 +412,7 @@ class Ledger:
         finally:
             future.result()
 
-    def _facts(self, batch: _BatchFacts) -> Facts:
+    def _facts(self, batch: _BatchFacts, overlay: Mapping[str, tuple[int, Any]] | None = None) -> Facts:
         def is_registered(subject: str) -> bool:
             return subject in batch.registered or self.is_registered(subject)
 
@@ -352,7 +433,29 @@ class Ledger:
             # A lower bound of the index the statement will get (the log only grows): a reference to an
             # earlier entry is checked against it.
             index=self._known_size + batch.position,
+            **self._casework_facts(overlay or {}),
         )
+
+    def _casework_facts(self, overlay: Mapping[str, tuple[int, Any]]) -> dict[str, Any]:
+        """Facts for judgments, objections and repairs (docs/format-judgments.md): other aggregates' states
+        (earlier statements of the batch first) and earlier entries."""
+
+        def aggregate_state(aggregate: str) -> object | None:
+            found: object | None = overlay[aggregate][1] if aggregate in overlay else self.aggregate(aggregate)[1]
+            return found
+
+        def earlier_entry(index: int) -> tuple[Mapping[str, Any], tuple[str, ...]] | None:
+            try:
+                entry = parse_entry(self.entry(index))
+            except NotFound:
+                return None
+            return entry.statement, tuple(entry.links)
+
+        return {
+            "aggregate_state": aggregate_state,
+            "earlier_entry": earlier_entry,
+            "judgment_exists": lambda aggregate: isinstance(aggregate_state(aggregate), JudgmentState),
+        }
 
     def _facts_at(self, index: int) -> Facts:
         """The facts as they stood when entry ``index`` was appended (for re-applying stored statements)."""
@@ -405,7 +508,7 @@ class Ledger:
                 found=signed.version,
             )
         try:
-            outcome = apply(state, signed.statement, signed.signers, self._facts(batch))
+            outcome = apply(state, signed.statement, signed.signers, self._facts(batch, overlay))
         except RuleViolation as e:
             raise RuleRejected(str(e), code=e.code, item=item_no) from None
         except FormatError as e:

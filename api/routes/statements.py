@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import LedgerDep
+from api.deps import GroupCommitDep, LedgerDep
 from api.models import BatchIn, Receipt, SignedStatementIn
 from api.responses import errors
 
@@ -20,9 +20,12 @@ def _plain(item: SignedStatementIn) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=Receipt, responses=_SUBMIT_ERRORS)
-def submit(signed: SignedStatementIn, ledger: LedgerDep) -> Receipt:
-    """Append one signed statement; the receipt is the log's signed promise of its index."""
-    return Receipt(**ledger.submit(_plain(signed)))
+def submit(signed: SignedStatementIn, group: GroupCommitDep) -> Receipt:
+    """Append one signed statement; the receipt is the log's signed promise of its index.
+
+    Statements arriving together share a transaction (group commit); each is accepted or refused on its own.
+    """
+    return Receipt(**group.submit(_plain(signed)))
 
 
 @router.post("/batch", status_code=201, response_model=list[Receipt], responses=_SUBMIT_ERRORS)

@@ -38,6 +38,7 @@ from ledger.projections.tables import (
     TRACKING,
     make_engine,
     upsert,
+    write_transaction,
 )
 from ledger.settings import Settings
 from verifier.entry import Entry, parse_entry
@@ -283,7 +284,7 @@ class Projections:
     def _create(self) -> None:
         METADATA.create_all(self.engine)
         rules_json = _dumps(self.rules.to_mapping())
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             stored = conn.execute(select(META.c.value).where(META.c.key == "rules")).scalar()
             if stored != rules_json:
                 conn.execute(update(SUBJECT_HISTORY).values(as_of="", version=SUBJECT_HISTORY.c.version + 1))
@@ -397,7 +398,7 @@ class Projections:
 
     def _apply_batch(self, ledger: Ledger, start: int, stop: int) -> None:
         facts = self._facts(ledger)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             batch = _Batch()
             expected = start
             for index, data in ledger.entries(start, stop):
@@ -608,7 +609,7 @@ class Projections:
         history = compute_history(subject, entries, as_of=as_of)
         graded = grade(history, self.rules)
         if store and version is not None:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     update(SUBJECT_HISTORY)
                     .where(and_(SUBJECT_HISTORY.c.subject == subject, SUBJECT_HISTORY.c.version == version))

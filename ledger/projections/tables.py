@@ -6,7 +6,8 @@ transaction as the view updates of the entries before it, so an entry is applied
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +40,7 @@ __all__ = [
     "engine_url",
     "make_engine",
     "upsert",
+    "write_transaction",
 ]
 
 METADATA = MetaData()
@@ -160,7 +162,7 @@ def engine_url(settings: Settings) -> str:
 
 def make_engine(settings: Settings) -> Engine:
     """An engine on the ledger's database. On SQLite, transactions begin explicitly (``BEGIN``) so a batch
-    of view updates and its tracking write commit or roll back together."""
+    of view updates and its tracking write commit or roll back together; see ``write_transaction``."""
     url = engine_url(settings)
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -173,10 +175,21 @@ def make_engine(settings: Settings) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
+            # a transaction that will write takes the write lock first: a deferred one that read first could
+            # not upgrade while the ledger writes (SQLITE_BUSY without waiting)
+            immediate = connection.get_execution_options().get("write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes: committed on leaving, rolled back on an exception. On SQLite it takes the
+    write lock when it begins (``BEGIN IMMEDIATE``), waiting for other writers up to the busy timeout."""
+    with engine.connect().execution_options(write=True) as conn, conn.begin():
+        yield conn
 
 
 def upsert(

@@ -67,7 +67,9 @@ def _build(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
     try:
         buyer_id, supplier_id = make_credit_code("11120113MB0000107"), make_credit_code("91120113MA0000105")
         buyer = register(ledger, buyer_id, "government", "北辰区向量局", KeyFile(buyer_id, _seed("buyer")))
-        supplier = register(ledger, supplier_id, "enterprise", "天津向量有限公司", KeyFile(supplier_id, _seed("supplier")))
+        supplier = register(
+            ledger, supplier_id, "enterprise", "天津向量有限公司", KeyFile(supplier_id, _seed("supplier"))
+        )
         terms = {
             "type": "government_procurement",
             "number": "V-2026-0001",
@@ -141,7 +143,9 @@ def _build(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
         ledger.close()
 
 
-def test_ledger_reproduces_the_vectors(tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ledger_reproduces_the_vectors(
+    tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url, origin=ORIGIN)
     built = _build(settings, monkeypatch)
     if os.environ.get("LVYUE_WRITE_VECTORS"):
