@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -143,6 +145,67 @@ async def run(url: str, signed: list[dict[str, Any]], subjects: list[str], args:
             print(f"mean submit latency {statistics.mean(write_lat) * 1000:.1f} ms")
 
 
+def run_wrk(url: str, signed: list[dict[str, Any]], subjects: list[str], args: argparse.Namespace) -> None:
+    """The same load from wrk (C, one process per role), so the client costs the two cores little."""
+    here = Path(__file__).resolve().parent / "wrk"
+    bodies = Path(tempfile.mkstemp(prefix="lvyue-bodies-", suffix=".jsonl")[1])
+    bodies.write_text("\n".join(json.dumps(s, ensure_ascii=False, separators=(",", ":")) for s in signed) + "\n")
+    threads = 2
+    writers = subprocess.Popen(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(args.writers),
+            "-d",
+            f"{int(args.seconds)}s",
+            "--latency",
+            "-s",
+            str(here / "submit.lua"),
+            url,
+            "--",
+            str(bodies),
+            str(threads),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    readers = None
+    if args.readers:
+        readers = subprocess.Popen(
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(args.readers),
+                "-d",
+                f"{int(args.seconds)}s",
+                "--latency",
+                "-s",
+                str(here / "read.lua"),
+                url,
+                "--",
+                AUDITOR_TOKEN,
+                subjects[0],
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    out, _ = writers.communicate()
+    print(f"backend {args.backend}, workers {args.workers}, writers {args.writers} (wrk), readers {args.readers}")
+    print("-- submissions (POST /statements) --")
+    print(out.strip())
+    if readers is not None:
+        rout, _ = readers.communicate()
+        print("-- reads (GET /log/checkpoint, /check) --")
+        print(rout.strip())
+    size = httpx.get(f"{url}/log/size").json()["size"]
+    print(f"log size after the run: {size}")
+    bodies.unlink()
+
+
 def main() -> None:
     """Parse arguments, prepare the ledger, serve it, run the load."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -152,6 +215,7 @@ def main() -> None:
     p.add_argument("--readers", type=int, default=4)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
     args = p.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="lvyue-bench-"))
     database_url = os.environ.get("LVYUE_DATABASE_URL") or None
@@ -183,7 +247,10 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("server did not start")
             time.sleep(0.1)
-        asyncio.run(run(url, signed, subjects, args))
+        if args.client == "wrk":
+            run_wrk(url, signed, subjects, args)
+        else:
+            asyncio.run(run(url, signed, subjects, args))
     finally:
         server.terminate()
         server.wait(10)

@@ -9,8 +9,10 @@ as if submitted alone, and an acknowledged statement is committed before its rec
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +29,8 @@ class _Slot:
 
 
 class GroupCommit:
-    """Batches concurrent ``submit`` calls into shared transactions."""
+    """Batches concurrent ``submit`` (threads) or ``submit_async`` (one event loop) calls into shared
+    transactions."""
 
     def __init__(self, ledger: Ledger, max_group: int = 200) -> None:
         self.ledger = ledger
@@ -35,6 +38,42 @@ class GroupCommit:
         self._cond = threading.Condition()
         self._queue: list[_Slot] = []
         self._busy = False
+        self._waiting: list[tuple[Mapping[str, Any], asyncio.Future[Receipt]]] = []
+        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvyue-commit")
+
+    async def submit_async(self, item: Mapping[str, Any]) -> Receipt:
+        """Submit one signed statement from a coroutine; the commits run on one worker thread, so the event
+        loop keeps accepting requests while a group is written.
+
+        Raises:
+            LedgerError: this statement's own refusal (as ``Ledger.submit``).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        self._waiting.append((item, future))
+        if not self._draining:
+            self._draining = True
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
+                slots = [_Slot(item) for item, _ in group]
+                await loop.run_in_executor(self._executor, self._commit, slots)
+                for slot, (_, future) in zip(slots, group, strict=True):
+                    if future.done():
+                        continue
+                    if slot.error is not None:
+                        future.set_exception(slot.error)
+                    else:
+                        future.set_result(slot.receipt or {})
+        finally:
+            self._draining = False
 
     def submit(self, item: Mapping[str, Any]) -> Receipt:
         """Submit one signed statement; return its receipt.

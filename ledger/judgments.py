@@ -127,7 +127,7 @@ class CaseRow:
             "opened_on": self.opened_on,
             "decided_at": self.decided_at,
             "decided_on": self.decided_on,
-            **self.data,
+            "body": self.data,
         }
 
 
@@ -286,8 +286,7 @@ def negative_records(ledger: Ledger, subject: str | None = None) -> list[dict[st
     with casework_engine(ledger).connect() as conn:
         rows = conn.execute(q.order_by(CASE_RECORDS.c.entry, CASE_RECORDS.c.subject)).all()
     return [
-        {"entry": int(r.entry), "subject": r.subject, "kind": r.kind, "on": r.on, "amount": int(r.amount)}
-        for r in rows
+        {"entry": int(r.entry), "subject": r.subject, "kind": r.kind, "on": r.on, "amount": int(r.amount)} for r in rows
     ]
 
 
@@ -544,7 +543,7 @@ def link_judgment(ledger: Ledger, judgment: str, contract: str) -> list[Receipt]
     Raises:
         NotFound: no such judgment. RuleRejected: already linked, unknown contract, party not a party to it.
     """
-    version, state = ledger.aggregate(judgment)
+    state = ledger.aggregate(judgment)[1]
     if not isinstance(state, JudgmentState):
         raise NotFound(f"no judgment {judgment}", code="no_judgment")
     receipts = [ledger.submit_as_platform("operator", "judgment.linked", judgment, {"contract": contract})]

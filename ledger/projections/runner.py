@@ -567,7 +567,8 @@ class Projections:
         """Recompute every stale history; return how many."""
         with self.engine.connect() as conn:
             stale = [
-                str(s) for s in conn.execute(select(SUBJECT_HISTORY.c.subject).where(SUBJECT_HISTORY.c.as_of == ""))
+                str(s)
+                for s in conn.execute(select(SUBJECT_HISTORY.c.subject).where(SUBJECT_HISTORY.c.as_of == "")).scalars()
             ]
         today = self.clock()
         for subject in stale:
@@ -581,7 +582,10 @@ class Projections:
         today = self.clock()
         with self.engine.connect() as conn:
             old = [
-                str(s) for s in conn.execute(select(SUBJECT_HISTORY.c.subject).where(SUBJECT_HISTORY.c.as_of != today))
+                str(s)
+                for s in conn.execute(
+                    select(SUBJECT_HISTORY.c.subject).where(SUBJECT_HISTORY.c.as_of != today)
+                ).scalars()
             ]
         for subject in old:
             self._compute(ledger, subject, today, store=True)

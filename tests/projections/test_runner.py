@@ -54,6 +54,11 @@ def test_incremental_equals_rebuilt(projections: Projections, ledger: Ledger) ->
     assert applied[0] == 3  # genesis, subject.registered, key.bound
     assert all(n == 1 for n in applied[2:])
     incremental = snapshot(projections)
+    # every subject's history was recomputed and stored by the runs themselves, none waits for a read
+    stored = incremental[SUBJECT_HISTORY.name]
+    assert {r["subject"] for r in stored} == {E_CODE, G_CODE, ledger.operator, ledger.authority}
+    assert all(r["as_of"] == AS_OF for r in stored)
+    assert {r["subject"]: (r["grade"], r["score"]) for r in stored}[G_CODE] == ("B", 775)
     assert projections.rebuild(ledger) == ledger.size()
     assert snapshot(projections) == incremental
     assert projections.grade(E_CODE).score == 785

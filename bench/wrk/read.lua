@@ -1,0 +1,17 @@
+-- wrk script: the readers beside the writers: the latest checkpoint and a subject check, alternately.
+-- usage: wrk -s bench/wrk/read.lua URL -- TOKEN SUBJECT
+local n = 0
+
+function init(args)
+  token = args[1]
+  subject = args[2]
+end
+
+function request()
+  n = n + 1
+  local headers = { ["Authorization"] = "Bearer " .. token }
+  if n % 2 == 0 then
+    return wrk.format("GET", "/log/checkpoint", headers)
+  end
+  return wrk.format("GET", "/check?codes=" .. subject, headers)
+end
