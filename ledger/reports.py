@@ -65,26 +65,24 @@ def build_report(ledger: Ledger, projections: Projections, subject: str, as_of: 
     checkpoint, _ = parse_checkpoint_note(note)
     size = checkpoint.size
 
-    chain: list[tuple[int, bytes]] = []
+    # The entries the projections have indexed, read together; then the chain walked back from the subject's
+    # latest entry down to them (the projections may be a little behind the log).
+    applied = min(projections.position(), size)
+    known = projections.subject_entries(subject, before=applied)
+    newer: list[tuple[int, bytes]] = []
     index = ledger.store.subject_head(subject)
-    while index is not None:
+    while index is not None and index >= applied:
         data = ledger.entry(index)
-        link = parse_entry(data).links.get(subject)
         if index < size:
-            chain.append((index, data))
-        index = link
-    chain.reverse()
+            newer.append((index, data))
+        index = parse_entry(data).links.get(subject)
+    found = ledger.entries_at(known)
+    chain = [(i, found[i]) for i in known] + newer[::-1]
 
     history = compute_history(subject, [orjson.loads(data) for _, data in chain], as_of=as_of)
     graded = grade(history, projections.rules)
-    entries = [
-        {
-            "index": i,
-            "entry": b64encode(data),
-            "proof": [b64encode(h) for h in ledger.prove_inclusion(i, size)],
-        }
-        for i, data in chain
-    ]
+    proofs = ledger.prove_inclusions([i for i, _ in chain], size)
+    entries = [{"index": i, "entry": b64encode(data), "proof": [b64encode(h) for h in proofs[i]]} for i, data in chain]
     return {
         "format": REPORT_FORMAT,
         "origin": ledger.origin,

@@ -658,6 +658,35 @@ class Ledger:
         self._check_size(index, size, "index")
         return prove_inclusion(size, index, self.store.read_hashes)
 
+    def prove_inclusions(self, indexes: Sequence[int], size: int) -> dict[int, list[bytes]]:
+        """Inclusion proofs of many entries in the tree of ``size`` entries, reading the stored hashes they need
+        in one pass (a credit report proves hundreds of entries at once).
+
+        Raises:
+            NotFound: an index is not below ``size`` or ``size`` exceeds the log.
+        """
+        self._check_size(size, self.size(), "size")
+        wanted: set[int] = set()
+
+        def record(ids: Sequence[int]) -> list[bytes]:
+            wanted.update(ids)
+            return [bytes(32)] * len(ids)
+
+        for index in indexes:
+            self._check_size(index, size, "index")
+            prove_inclusion(size, index, record)
+        order = sorted(wanted)
+        known = dict(zip(order, self.store.read_hashes(order), strict=True))
+
+        def read(ids: Sequence[int]) -> list[bytes]:
+            return [known[i] for i in ids]
+
+        return {index: prove_inclusion(size, index, read) for index in indexes}
+
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        """The bytes of the entries at ``indexes`` (those that exist), read together."""
+        return self.store.entries_at(indexes)
+
     def prove_consistency(self, old: int, new: int) -> list[bytes]:
         """The RFC 9162 consistency proof from tree size ``old`` to ``new``.
 

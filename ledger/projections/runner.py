@@ -609,7 +609,8 @@ class Projections:
                 select(SUBJECT_HISTORY.c.version).where(SUBJECT_HISTORY.c.subject == subject)
             ).scalar()
             indexes = self._subject_entries(conn, subject, position)
-        entries = [orjson.loads(ledger.entry(i)) for i in indexes]
+        found = ledger.entries_at(indexes)
+        entries = [orjson.loads(found[i]) for i in indexes]
         history = compute_history(subject, entries, as_of=as_of)
         graded = grade(history, self.rules)
         if store and version is not None:

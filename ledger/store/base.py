@@ -61,6 +61,16 @@ class LedgerStore:
             return data
         raise NotFound(f"no entry {index}", code="no_entry", index=index)
 
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        """The entries at ``indexes`` that exist, as {index: bytes}, read 500 at a time."""
+        found: dict[int, bytes] = {}
+        base = self.entries_sql.split(" WHERE ")[0]
+        for start in range(0, len(indexes), 500):
+            chunk = list(indexes[start : start + 500])
+            sql = f"{base} WHERE {schema.in_list('e.idx', len(chunk))}"
+            found.update((int(i), bytes(state)) for i, state in self._rows(sql, chunk))
+        return found
+
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored Merkle hashes by stored index (a tlog HashReader)."""
         found: dict[int, bytes] = {}

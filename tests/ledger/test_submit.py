@@ -321,3 +321,14 @@ def test_a_revoked_key_is_never_bound_again(ledger: Ledger) -> None:
     with pytest.raises(RuleRejected):
         bind_key(ledger, supplier.subject, supplier.key)
     assert ledger.size() == size
+
+
+def test_batched_inclusion_proofs_equal_single_ones(ledger: Ledger) -> None:
+    buyer, supplier = government(ledger), enterprise(ledger)
+    registered_contract(ledger, buyer, supplier)
+    size = ledger.size()
+    indexes = list(range(size))
+    batched = ledger.prove_inclusions(indexes, size)
+    assert batched == {i: ledger.prove_inclusion(i, size) for i in indexes}
+    found = ledger.entries_at([0, size - 1, size + 10])
+    assert found == {0: ledger.entry(0), size - 1: ledger.entry(size - 1)}

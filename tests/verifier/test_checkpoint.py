@@ -158,10 +158,7 @@ def test_verify_checkpoint_failures() -> None:
     for i in range(len(sig.signature) * 8):
         raw = bytearray(sig.signature)
         raw[i // 8] ^= 1 << (i % 8)
-        assert (
-            _kind(text + "\n" + Signature(sig.name, sig.key_hash, bytes(raw)).line())
-            == "checkpoint_signature"
-        )
+        assert _kind(text + "\n" + Signature(sig.name, sig.key_hash, bytes(raw)).line()) == "checkpoint_signature"
     # the log signature must come first, and only once
     w = W[0]
     cos = cosign(note, w["name"], bytes.fromhex(w["seed"]), 5)
@@ -185,9 +182,7 @@ def test_bad_cosignatures() -> None:
     for i in range(len(w1.signature) * 8):
         raw = bytearray(w1.signature)
         raw[i // 8] ^= 1 << (i % 8)
-        bad = (
-            text + "\n" + sigs[0].line() + Signature(w1.name, w1.key_hash, bytes(raw)).line() + sigs[2].line()
-        )
+        bad = text + "\n" + sigs[0].line() + Signature(w1.name, w1.key_hash, bytes(raw)).line() + sigs[2].line()
         with pytest.raises(VerificationError) as e:
             verify_cosignatures(bad, WKEYS)
         assert e.value.kind == "cosignature"
@@ -226,9 +221,7 @@ def test_unlisted_witnesses_do_not_count() -> None:
     cos = cosign(note, "stranger.example", stranger_seed, 9)
     assert verify_cosignatures(cos, WKEYS) == {}
     pk = bytes(nacl.signing.SigningKey(stranger_seed).verify_key)
-    assert verify_cosignatures(cos, [witness_verifier_key_string("stranger.example", pk)]) == {
-        "stranger.example": 9
-    }
+    assert verify_cosignatures(cos, [witness_verifier_key_string("stranger.example", pk)]) == {"stranger.example": 9}
     # the same witness listed twice counts once
     w = W[0]
     one = cosign(note, w["name"], bytes.fromhex(w["seed"]), 1)

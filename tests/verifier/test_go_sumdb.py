@@ -49,13 +49,9 @@ def go(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """Build the Go checker once per session and return a function that runs a batch of requests."""
     go_bin = shutil.which("go")
     if go_bin is None:
-        pytest.fail(
-            "the `go` tool is not installed (apt-get install golang-go): the Go cross-check cannot run"
-        )
+        pytest.fail("the `go` tool is not installed (apt-get install golang-go): the Go cross-check cannot run")
     if not (XMOD / "tlog" / "tlog.go").is_file() or not (XMOD / "note" / "note.go").is_file():
-        pytest.fail(
-            f"golang.org/x/mod sources are missing under {XMOD} (apt-get install golang-golang-x-mod-dev)"
-        )
+        pytest.fail(f"golang.org/x/mod sources are missing under {XMOD} (apt-get install golang-golang-x-mod-dev)")
     work = tmp_path_factory.mktemp("go")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

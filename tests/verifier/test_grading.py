@@ -134,9 +134,7 @@ def test_missing_figure_refused() -> None:
 
 def test_rules_round_trip_and_partial_mapping() -> None:
     rules = GradingRules.from_mapping({"base_score": 700, "grade_a": 950})
-    assert (
-        rules.base_score == 700 and rules.grade_a == 950 and rules.late_penalty == DEFAULT_RULES.late_penalty
-    )
+    assert rules.base_score == 700 and rules.grade_a == 950 and rules.late_penalty == DEFAULT_RULES.late_penalty
     assert GradingRules.from_mapping(rules.to_mapping()) == rules
     assert json.loads(json.dumps(rules.to_mapping())) == rules.to_mapping()
 
@@ -178,14 +176,10 @@ def test_overdue_explanations() -> None:
     case = VECTORS["cases"][0]
     bureau = grade(history_of(case, case["checks"][1]))
     overdue = next(f for f in bureau.factors if f.name == "overdue")
-    assert overdue.explanation == (
-        "1 overdue open milestones (133 days) x -25 and -10 per 30 days, at most -400: -65"
-    )
+    assert overdue.explanation == ("1 overdue open milestones (133 days) x -25 and -10 per 30 days, at most -400: -65")
     kept = next(f for f in bureau.factors if f.name == "commitments_kept")
     assert kept.explanation == "0 kept commitments x +10, at most +50: +0"
     on_time = next(c for c in VECTORS["cases"] if c["name"] == "on_time")
     clean = grade(history_of(on_time, on_time["checks"][0]))
-    assert (
-        next(f for f in clean.factors if f.name == "overdue").explanation == "no overdue open milestones: 0"
-    )
+    assert next(f for f in clean.factors if f.name == "overdue").explanation == "no overdue open milestones: 0"
     assert grade(history_of(on_time, on_time["checks"][0])).to_dict() == clean.to_dict()

@@ -62,9 +62,7 @@ def test_credit_code_check_value_31_maps_to_0() -> None:
         first17 = "9135010000000000" + last
         total = sum(
             CREDIT_CODE_CHARSET.index(c) * w
-            for c, w in zip(
-                first17, [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], strict=True
-            )
+            for c, w in zip(first17, [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], strict=True)
         )
         if total % 31 == 0:
             assert credit_code_check_character(first17) == "0"

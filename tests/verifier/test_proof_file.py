@@ -44,9 +44,7 @@ def _kind(text: str | bytes, vkey: str = VKEY) -> str:
 def test_vector(store: MemoryHashStore) -> None:
     idx = PF["index"]
     size = VECTORS["checkpoint"]["size"]
-    text = format_proof_file(
-        ENTRIES[idx], idx, prove_inclusion(size, idx, store.read), VECTORS["cosigned"]["note"]
-    )
+    text = format_proof_file(ENTRIES[idx], idx, prove_inclusion(size, idx, store.read), VECTORS["cosigned"]["note"])
     assert text == PF["text"]
     assert text.startswith(f"{PROOF_HEADER}\nextra {base64.b64encode(ENTRIES[idx]).decode()}\nindex {idx}\n")
     pf = parse_proof_file(text)
@@ -76,9 +74,7 @@ def test_every_bit_flip_of_the_proof_fails() -> None:
             raw = bytearray(h)
             raw[bit // 8] ^= 1 << (bit % 8)
             proof = [*pf.proof[:i], bytes(raw), *pf.proof[i + 1 :]]
-            assert (
-                _kind(format_proof_file(pf.entry_bytes, pf.index, proof, pf.checkpoint_note)) == "inclusion"
-            )
+            assert _kind(format_proof_file(pf.entry_bytes, pf.index, proof, pf.checkpoint_note)) == "inclusion"
 
 
 def test_failure_kinds(store: MemoryHashStore) -> None:
@@ -109,9 +105,7 @@ def test_failure_kinds(store: MemoryHashStore) -> None:
     assert _kind(PF["text"], other_key) == "checkpoint_signature"
     foreign = Signer("other.example/log", bytes.fromhex(LOG["seed"]))
     assert _kind(PF["text"], foreign.verifier_key()) == "origin"
-    forged = sign_checkpoint(
-        Checkpoint(LOG["origin"], 13, bytes(32)), foreign.__class__(LOG["origin"], bytes(32))
-    )
+    forged = sign_checkpoint(Checkpoint(LOG["origin"], 13, bytes(32)), foreign.__class__(LOG["origin"], bytes(32)))
     assert _kind(build(cp=forged)) == "checkpoint_signature"
     # tampered checkpoint size
     assert _kind(build(cp=note.replace("\n13\n", "\n14\n"))) == "checkpoint_signature"

@@ -60,9 +60,7 @@ def c(type: str, actor: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return st(type, actor, kw.pop("aggregate", AGG), body, **kw)
 
 
-def proposed(
-    t: dict[str, Any] | None = None, actor: str = GOV, digest: str | None = None, **kw: Any
-) -> dict[str, Any]:
+def proposed(t: dict[str, Any] | None = None, actor: str = GOV, digest: str | None = None, **kw: Any) -> dict[str, Any]:
     t = t or terms()
     return c("contract.proposed", actor, {"terms": t, "terms_digest": digest or terms_digest(t)}, **kw)
 
@@ -105,9 +103,7 @@ def resolve(
     amount: int = 0,
     on: str = "2025-04-05",
 ) -> dict[str, Any]:
-    return c(
-        "dispute.resolved", actor, {"milestone": milestone, "outcome": outcome, "on": on, "amount": amount}
-    )
+    return c("dispute.resolved", actor, {"milestone": milestone, "outcome": outcome, "on": on, "amount": amount})
 
 
 def judgment(
@@ -216,9 +212,7 @@ def test_overdue_refusals() -> None:
     refused("wrong_role", s, c("milestone.overdue", GOV, {"milestone": "deliver", "as_of": "2025-04-01"}))
     refused("bad_date", s, c("milestone.overdue", OPERATOR, {"milestone": "deliver", "as_of": "2025-03-31"}))
     refused("bad_date", s, c("milestone.overdue", OPERATOR, {"milestone": "pay", "as_of": "2025-06-16"}))
-    refused(
-        "unknown_milestone", s, c("milestone.overdue", OPERATOR, {"milestone": "x", "as_of": "2025-04-01"})
-    )
+    refused("unknown_milestone", s, c("milestone.overdue", OPERATOR, {"milestone": "x", "as_of": "2025-04-01"}))
     refused(
         "illegal_transition",
         step(None, proposed()),
@@ -254,9 +248,7 @@ def test_proposal_refusals() -> None:
     refused("duplicate_party", None, proposed(t))
     t = terms(parties=[{"subject": GOV, "role": "甲方"}], milestones=[])
     refused("too_few_parties", None, proposed(t))
-    t = terms(
-        parties=[{"subject": GOV, "role": "甲方"}, {"subject": STRANGER, "role": "乙方"}], milestones=[]
-    )
+    t = terms(parties=[{"subject": GOV, "role": "甲方"}, {"subject": STRANGER, "role": "乙方"}], milestones=[])
     refused("not_registered", None, proposed(t))
     refused("not_a_party", None, proposed(actor=BETA))
     ms = terms()["milestones"]
@@ -356,9 +348,7 @@ def test_amendment_refusals() -> None:
 
 
 def test_amendment_clears_overdue_only_when_due_moves() -> None:
-    s = step(
-        registered_state(), c("milestone.overdue", OPERATOR, {"milestone": "deliver", "as_of": "2025-04-01"})
-    )
+    s = step(registered_state(), c("milestone.overdue", OPERATOR, {"milestone": "deliver", "as_of": "2025-04-01"}))
     ms = terms()["milestones"]
     same = step(s, amend(terms(title="更正标题")), signers={GOV, ACME})
     assert same.milestones["deliver"].overdue
@@ -409,9 +399,7 @@ def test_judgment_refusals() -> None:
             {"subject": BETA, "role": "丙方"},
         ]
     )
-    s3 = step(
-        step(step(None, proposed(t)), consented(ACME, terms_digest(t))), consented(BETA, terms_digest(t))
-    )
+    s3 = step(step(step(None, proposed(t)), consented(ACME, terms_digest(t))), consented(BETA, terms_digest(t)))
     refused("wrong_role", s3, judgment("breach", BETA, "pay"))
     settled = step(step(s, report()), confirm())
     refused("illegal_transition", settled, judgment("breach", ACME, "deliver", "failed"))

@@ -61,9 +61,7 @@ def test_rfc8032_test_1() -> None:
     sig = bytes.fromhex(
         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
     )
-    assert (
-        public_key_of(bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")) == pk
-    )
+    assert public_key_of(bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")) == pk
     verify_signature(b"", sig, pk)
     with pytest.raises(SignatureError):
         verify_signature(b"x", sig, pk, key_id="ed25519:00", signer="s")
