@@ -188,13 +188,14 @@ def read_person(ledger: Ledger, subject: str, *, who: str, role: str | None, rea
         Forbidden: no reading role. MalformedInput: no reason or reader.
         NotFound: ``no_person`` (unknown pseudonym) or ``erased`` (the key was deleted).
     """
-    with _engine(ledger).begin() as conn:
-        try:
-            _require(role, reason, who)
-        except (Forbidden, MalformedInput):
+    try:
+        _require(role, reason, who)
+    except (Forbidden, MalformedInput):
+        with _engine(ledger).begin() as conn:
             _log(conn, who or "?", role or "public", "refused", subject, reason)
-            raise
-        assert role is not None
+        raise
+    assert role is not None
+    with _engine(ledger).begin() as conn:
         _log(conn, who, role, "read", subject, reason)
         row = conn.execute(select(PERSONS).where(PERSONS.c.pseudonym == subject)).first()
         key = conn.execute(select(PERSON_KEYS.c.key).where(PERSON_KEYS.c.pseudonym == subject)).first()

@@ -97,6 +97,12 @@ def _message(data: bytes, signed: SignedStatement) -> bytes:
     return STATEMENT_DOMAIN + data[pos + len(_STATEMENT_MEMBER) - 1 : -1]
 
 
+def _statement_bytes(data: bytes) -> bytes | None:
+    """canonical(statement), cut out of canonical entry bytes (see ``_message``), or None if not found."""
+    pos = data.find(_STATEMENT_MEMBER)
+    return None if pos < 0 else data[pos + len(_STATEMENT_MEMBER) - 1 : -1]
+
+
 def prepare(data: bytes, position: int | None = None) -> Prepared:
     """Do the stateless checks of one entry: canonical entry bytes, statement shape, hashes, signed message.
 
@@ -110,8 +116,11 @@ def prepare(data: bytes, position: int | None = None) -> Prepared:
     except FormatError as e:
         err = VerificationError("malformed", f"entry {position}: {e}", index=position)
         return Prepared(data, None, None, b"", digest, leaf, err)
+    statement_bytes = _statement_bytes(data)
     try:
-        signed = parse_signed_statement({"statement": entry.statement, "signatures": entry.signatures})
+        signed = parse_signed_statement(
+            {"statement": entry.statement, "signatures": entry.signatures}, canonical=statement_bytes
+        )
     except VerifierError as e:
         err = VerificationError("malformed", f"entry {entry.index}: {e}", index=entry.index)
         return Prepared(data, entry, None, b"", digest, leaf, err)

@@ -597,7 +597,7 @@ def validate_statement(statement: object) -> dict[str, Any]:
     return _validate_statement(statement)[0]
 
 
-def _validate_statement(statement: object) -> tuple[dict[str, Any], bytes]:
+def _validate_statement(statement: object, canonical: bytes | None = None) -> tuple[dict[str, Any], bytes]:
     st = _obj(statement, STATEMENT_MEMBERS, "statement")
     if not isinstance(st["type"], str) or st["type"] not in STATEMENT_TYPES:
         raise FormatError(f"statement.type: unknown statement type {st['type']!r}")
@@ -608,6 +608,8 @@ def _validate_statement(statement: object) -> tuple[dict[str, Any], bytes]:
     _int(st["version"], "statement.version", minimum=1)
     check_time(st["time"], what="statement.time")
     validate_body(st["type"], st["body"])
+    if canonical is not None:
+        return st, canonical
     try:
         return st, canonicalize(st)
     except CanonicalizationError as e:
@@ -685,18 +687,20 @@ class SignedStatement:
 _SIGNATURE = frozenset({"signer", "key_id", "sig"})
 
 
-def parse_signed_statement(obj: object) -> SignedStatement:
+def parse_signed_statement(obj: object, *, canonical: bytes | None = None) -> SignedStatement:
     """Validate a signed statement ``{"statement": {...}, "signatures": [...]}`` and return it parsed.
 
     Checks the statement (validate_statement), then the signatures: a non-empty array of objects with exactly
     ``signer``, ``key_id``, ``sig``; the first is the actor's with the statement's ``key_id``; no signer
     twice; each ``sig`` canonical base64 of 64 bytes. Signatures are not verified here (see verify_signature).
+    ``canonical``, when the caller already holds canonical(statement) (cut out of canonical entry bytes), saves
+    computing it again.
 
     Raises:
         FormatError: the message names the member and what is wrong.
     """
     top = _obj(obj, frozenset({"statement", "signatures"}), "signed statement")
-    st, canonical = _validate_statement(top["statement"])
+    st, canonical = _validate_statement(top["statement"], canonical)
     raw = top["signatures"]
     if not isinstance(raw, list) or not raw:
         raise FormatError("signatures must be a non-empty array")

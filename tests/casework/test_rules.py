@@ -119,7 +119,7 @@ def test_record_body_shapes() -> None:
         "outcome": None,
     }
     assert validate_body("judgment.recorded", base) == base
-    for bad in (
+    bads: list[dict[str, Any]] = [
         {"kind": "ruling"},
         {"parties": []},
         {"parties": ["91350100m000100y43"]},
@@ -128,7 +128,8 @@ def test_record_body_shapes() -> None:
         {"effect": "terminate", "outcome": "failed"},
         {"decided_on": "2025-02-30"},
         {"contract": "not-a-uuid"},
-    ):
+    ]
+    for bad in bads:
         with pytest.raises(FormatError):
             validate_body("judgment.recorded", {**base, **bad})
     with pytest.raises(FormatError):

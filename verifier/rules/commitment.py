@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from verifier.errors import RuleViolation
@@ -12,6 +12,7 @@ from verifier.rules.common import (
     Outcome,
     concerns,
     date_of,
+    evolve,
     require_not_after_statement,
     require_random_aggregate,
     require_signers,
@@ -91,14 +92,14 @@ def _decide(state: CommitmentState, st: Mapping[str, Any], signers: frozenset[st
 def _kept(state: CommitmentState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
     _decide(state, st, signers, "commitment.kept")
     body = st["body"]
-    new = replace(state, status="kept", on=body["on"], evidence_sha256=body["evidence_sha256"])
+    new = evolve(state, status="kept", on=body["on"], evidence_sha256=body["evidence_sha256"])
     return Outcome(new, concerns(state.concerns, [st["actor"]]))
 
 
 def _broken(state: CommitmentState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
     _decide(state, st, signers, "commitment.broken")
     body = st["body"]
-    new = replace(state, status="broken", on=body["on"], reason=body["reason"])
+    new = evolve(state, status="broken", on=body["on"], reason=body["reason"])
     return Outcome(new, concerns(state.concerns, [st["actor"]]))
 
 
@@ -112,7 +113,7 @@ def _overdue(state: CommitmentState, st: Mapping[str, Any], signers: frozenset[s
     if date_of(as_of) <= date_of(state.deadline):
         raise RuleViolation("bad_date", f"as_of {as_of} is not after the deadline {state.deadline}")
     require_not_after_statement(as_of, st["time"], "as_of")
-    return Outcome(replace(state, status="overdue", overdue_as_of=as_of), concerns(state.concerns, [actor]))
+    return Outcome(evolve(state, status="overdue", overdue_as_of=as_of), concerns(state.concerns, [actor]))
 
 
 _HANDLERS = {"commitment.kept": _kept, "commitment.broken": _broken, "commitment.overdue": _overdue}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from verifier.errors import RuleViolation
 
@@ -59,6 +59,24 @@ class Outcome:
 
     state: AggregateState
     concerns: tuple[str, ...]
+
+
+_T = TypeVar("_T")
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def evolve(state: _T, **changes: Any) -> _T:
+    """A copy of a frozen, slotted state dataclass with ``changes`` applied: ``dataclasses.replace`` without
+    re-running ``__init__`` (the states have no ``__post_init__``), several times faster on a verifier's hot path.
+    """
+    cls = type(state)
+    names = _SLOTS.get(cls)
+    if names is None:
+        names = _SLOTS[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(state, name))
+    return new
 
 
 def concerns(*groups: Iterable[str]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ everything it does not change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -17,6 +17,7 @@ from verifier.rules.common import (
     Outcome,
     concerns,
     date_of,
+    evolve,
     require_not_after_statement,
     require_random_aggregate,
     require_signers,
@@ -187,7 +188,7 @@ def _consented(state: ContractState, st: Mapping[str, Any], signers: frozenset[s
         raise RuleViolation("terms_mismatch", "terms_digest is not the digest of the proposed terms")
     consented = state.consented | {actor}
     status = "registered" if consented >= set(state.parties) else "proposed"
-    return Outcome(replace(state, consented=consented, status=status), concerns(state.parties, [actor]))
+    return Outcome(evolve(state, consented=consented, status=status), concerns(state.parties, [actor]))
 
 
 def _withdrawn(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
@@ -197,7 +198,7 @@ def _withdrawn(state: ContractState, st: Mapping[str, Any], signers: frozenset[s
     if actor != state.proposer:
         raise RuleViolation("wrong_role", "only the proposer withdraws a proposal")
     require_signers(signers, {actor}, {actor})
-    return Outcome(replace(state, status="withdrawn"), concerns(state.parties, [actor]))
+    return Outcome(evolve(state, status="withdrawn"), concerns(state.parties, [actor]))
 
 
 def _joint_all(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], what: str) -> None:
@@ -226,7 +227,7 @@ def _amended(state: ContractState, st: Mapping[str, Any], signers: frozenset[str
                 f"milestone {m['id']!r} has performance reported: obligor, obligee and amount stay",
             )
         overdue = old.overdue and old.due == m["due"]
-        milestones[m["id"]] = replace(
+        milestones[m["id"]] = evolve(
             old,
             obligor=m["obligor"],
             obligee=m["obligee"],
@@ -238,7 +239,7 @@ def _amended(state: ContractState, st: Mapping[str, Any], signers: frozenset[str
     for mid, old in state.milestones.items():
         if mid not in milestones and old.status != "open":
             raise RuleViolation("milestone_locked", f"milestone {mid!r} has performance reported: it stays")
-    new = replace(
+    new = evolve(
         state,
         terms=terms,
         terms_digest=st["body"]["terms_digest"],
@@ -250,7 +251,7 @@ def _amended(state: ContractState, st: Mapping[str, Any], signers: frozenset[str
 
 def _terminated(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
     _joint_all(state, st, signers, "contract.terminated")
-    return Outcome(replace(state, status="terminated"), concerns(state.parties, [st["actor"]]))
+    return Outcome(evolve(state, status="terminated"), concerns(state.parties, [st["actor"]]))
 
 
 def _milestone(state: ContractState, mid: str) -> MilestoneState:
@@ -263,7 +264,7 @@ def _milestone(state: ContractState, mid: str) -> MilestoneState:
 def _with(state: ContractState, m: MilestoneState) -> ContractState:
     milestones = dict(state.milestones)
     milestones[m.id] = m
-    return replace(state, milestones=MappingProxyType(milestones))
+    return evolve(state, milestones=MappingProxyType(milestones))
 
 
 def _check_performance(state: ContractState, m: MilestoneState, st: Mapping[str, Any]) -> None:
@@ -289,7 +290,7 @@ def _reported(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
     if m.status != "open":
         raise RuleViolation("illegal_transition", f"milestone {m.id!r} is {m.status}, not open")
     _check_performance(state, m, st)
-    new_m = replace(
+    new_m = evolve(
         m,
         status="reported",
         reported_by=actor,
@@ -318,13 +319,13 @@ def _answer(state: ContractState, st: Mapping[str, Any], signers: frozenset[str]
 
 def _confirmed(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
     m = _answer(state, st, signers, "performance.confirmed")
-    new_m = replace(m, status="settled", settled_by="confirmed")
+    new_m = evolve(m, status="settled", settled_by="confirmed")
     return Outcome(_with(state, new_m), concerns(state.parties, [st["actor"]]))
 
 
 def _disputed(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
     m = _answer(state, st, signers, "performance.disputed")
-    new_m = replace(m, status="disputed", dispute_reason=st["body"]["reason"])
+    new_m = evolve(m, status="disputed", dispute_reason=st["body"]["reason"])
     return Outcome(_with(state, new_m), concerns(state.parties, [st["actor"]]))
 
 
@@ -340,7 +341,7 @@ def _resolved(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
     if m.status != "disputed":
         raise RuleViolation("illegal_transition", f"milestone {m.id!r} is {m.status}, not disputed")
     _check_performance(state, m, st)
-    new_m = replace(
+    new_m = evolve(
         m,
         status="settled",
         settled_by="resolved",
@@ -363,7 +364,7 @@ def _overdue(state: ContractState, st: Mapping[str, Any], signers: frozenset[str
     if date_of(body["as_of"]) <= date_of(m.due):
         raise RuleViolation("bad_date", f"as_of {body['as_of']} is not after the due date {m.due}")
     require_not_after_statement(body["as_of"], st["time"], "as_of")
-    return Outcome(_with(state, replace(m, overdue=True)), concerns(state.parties, [actor]))
+    return Outcome(_with(state, evolve(m, overdue=True)), concerns(state.parties, [actor]))
 
 
 def _judgment(state: ContractState, st: Mapping[str, Any], signers: frozenset[str], f: Facts) -> Outcome:
@@ -378,9 +379,9 @@ def _judgment(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
         raise RuleViolation("already_applied", f"judgment {body['judgment']} was applied to the contract before")
     effect, party, mid, outcome = body["effect"], body["party"], body["milestone"], body["outcome"]
     record = JudgmentRecord(body["judgment"], effect, party, mid, outcome)
-    new = replace(state, judgments=(*state.judgments, record))
+    new = evolve(state, judgments=(*state.judgments, record))
     if effect == "terminate":
-        new = replace(new, status="terminated")
+        new = evolve(new, status="terminated")
     elif effect == "breach":
         _require_party(state, party)
         if mid is not None:
@@ -389,12 +390,12 @@ def _judgment(state: ContractState, st: Mapping[str, Any], signers: frozenset[st
                 raise RuleViolation("wrong_role", f"{party} is neither obligor nor obligee of milestone {mid!r}")
             if m.settled:
                 raise RuleViolation("illegal_transition", f"milestone {mid!r} is settled")
-            new = _with(new, replace(m, status="settled", settled_by="judgment", outcome="failed"))
+            new = _with(new, evolve(m, status="settled", settled_by="judgment", outcome="failed"))
     else:
         m = _milestone(state, mid)
         if m.status != "disputed":
             raise RuleViolation("illegal_transition", f"milestone {mid!r} is {m.status}, not disputed")
-        new = _with(new, replace(m, status="settled", settled_by="judgment", outcome=outcome))
+        new = _with(new, evolve(m, status="settled", settled_by="judgment", outcome=outcome))
     return Outcome(new, concerns(state.parties, [actor]))
 
 

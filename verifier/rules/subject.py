@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from verifier.errors import RuleViolation
 from verifier.identity import is_pseudonym, key_id, subject_aggregate
-from verifier.rules.common import Facts, Outcome, concerns, require_signers
+from verifier.rules.common import Facts, Outcome, concerns, evolve, require_signers
 
 __all__ = ["SubjectState", "apply_subject"]
 
@@ -77,7 +77,7 @@ def _bound(state: object, st: Mapping[str, Any], signers: frozenset[str], facts:
         or (facts.key_was_bound is not None and facts.key_was_bound(subject, kid))
     ):
         raise RuleViolation("key_already_bound", f"key {kid} was bound to {subject} before")
-    new = replace(current, keys=current.keys | {kid})
+    new = evolve(current, keys=current.keys | {kid})
     return Outcome(new, concerns([subject, st["actor"]]))
 
 
