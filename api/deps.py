@@ -1,4 +1,4 @@
-"""Dependencies of the routes, as Annotated aliases: the ledger, the caller's role, rate limiting."""
+"""Dependencies of the routes, as Annotated aliases: the ledger, its projections, the caller's role, rate limiting."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from api.auth import Role, Tokens
 from api.clock import OpenAggregates
 from api.errors import ApiError
 from api.ratelimit import RateLimiter
+from api.views import current_projections
 from ledger.group_commit import GroupCommit
+from ledger.projections import Projections
 from ledger.service import Ledger
 
 _bearer = HTTPBearer(auto_error=False, description="A role token: registration authority, operator or auditor.")
@@ -38,7 +40,17 @@ def get_group_commit(request: Request) -> GroupCommit:
     return group
 
 
+def get_projections(request: Request) -> Projections:
+    """The application's projections (read models: histories, grades, contracts, indicators).
+
+    An application without a poller of its own in this process brings them up to date first (see
+    ``api.views.current_projections``); one with a poller reads them as they are (at most one tick behind).
+    """
+    return current_projections(request.app.state.ledger)
+
+
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+ProjectionsDep = Annotated[Projections, Depends(get_projections)]
 GroupCommitDep = Annotated[GroupCommit, Depends(get_group_commit)]
 OpenAggregatesDep = Annotated[OpenAggregates, Depends(get_open_aggregates)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger.client import KeyFile, sign
+from ledger.demo_casework import add_casework
+from ledger.privacy import store_identity
 from ledger.service import Ledger
 from verifier.identity import make_citizen_id, make_credit_code, pseudonym, subject_aggregate
 from verifier.statement import b64encode, terms_digest
@@ -187,7 +189,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _subjects(rng: random.Random, ledger: Ledger) -> dict[str, list[DemoSubject]]:
+def _subjects(rng: random.Random, ledger: Ledger, person_ids: dict[DemoSubject, str]) -> dict[str, list[DemoSubject]]:
     out: dict[str, list[DemoSubject]] = {
         "government": [],
         "institution": [],
@@ -216,6 +218,7 @@ def _subjects(rng: random.Random, ledger: Ledger) -> dict[str, list[DemoSubject]
         id_number = make_citizen_id(f"120113{birth:%Y%m%d}{100 + 7 * i:03d}")
         psn = pseudonym(ledger.platform.pseudonym_key, id_number)
         out["person"].append(DemoSubject(KeyFile.generate(psn), "person", name))
+        person_ids[out["person"][-1]] = id_number
     return out
 
 
@@ -232,7 +235,8 @@ def build_demo(
     story = _Story(ledger, rng, today)
     desk = ledger.platform.authority
     clock = ledger.platform.operator
-    subjects = _subjects(rng, ledger)
+    person_ids: dict[DemoSubject, str] = {}  # persons' ID numbers: only for the encrypted identity store
+    subjects = _subjects(rng, ledger, person_ids)
     everyone = [s for group in subjects.values() for s in group]
 
     # Registration at the desk, then each subject's key.
@@ -504,11 +508,15 @@ def build_demo(
             commitment_outcomes["overdue"] += 1
 
     story.run(progress)
+    for person, id_number in person_ids.items():
+        store_identity(ledger, person.key.subject, person.name, id_number)
+    casework = add_casework(ledger, rng, subjects)
     ledger.checkpoint()
     return [
         f"subjects: {len(everyone)} ({', '.join(f'{k} {len(v)}' for k, v in subjects.items())})",
         f"contracts: {contracts} ({', '.join(CONTRACT_TYPES)}); milestones: "
         + ", ".join(f"{k} {v}" for k, v in outcomes.items()),
         "commitments: 100 (" + ", ".join(f"{k} {v}" for k, v in commitment_outcomes.items()) + ")",
+        *casework,
         f"entries: {ledger.size()}",
     ]

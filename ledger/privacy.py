@@ -146,6 +146,15 @@ def register_person(ledger: Ledger, name: str, id_number: str, *, key: KeyFile |
     subject = pseudonym(ledger.platform.pseudonym_key, number)
     body = {"subject": subject, "kind": "person", "name": ""}
     ledger.submit_as_platform("authority", "subject.registered", subject_aggregate(subject), body)
+    store_identity(ledger, subject, name, number, who=who)
+    if key is not None:
+        bind_key(ledger, subject, key)
+    return subject
+
+
+def store_identity(ledger: Ledger, subject: str, name: str, id_number: str, *, who: str = "desk") -> None:
+    """Keep a registered person's name and ID number, encrypted under a new key of the person's own
+    (AES-256-GCM, the pseudonym as associated data); a previous record of that pseudonym is replaced."""
     person_key = AESGCM.generate_key(bit_length=256)
     with _engine(ledger).begin() as conn:
         conn.execute(delete(PERSONS).where(PERSONS.c.pseudonym == subject))
@@ -155,15 +164,12 @@ def register_person(ledger: Ledger, name: str, id_number: str, *, key: KeyFile |
             insert(PERSONS).values(
                 pseudonym=subject,
                 name=_seal(person_key, name, subject),
-                id_number=_seal(person_key, number, subject),
+                id_number=_seal(person_key, id_number, subject),
                 registered=_now(),
                 erased=None,
             )
         )
         _log(conn, who, "authority", "register", subject, "registration")
-    if key is not None:
-        bind_key(ledger, subject, key)
-    return subject
 
 
 def register_person_party(ledger: Ledger, name: str, id_number: str) -> Party:

@@ -97,9 +97,14 @@ def _object(line: bytes, what: str) -> dict[str, Any]:
 
 class _Verifier:
     def __init__(
-        self, log_verifier_key: str, witnesses: Sequence[str], threshold: int, progress: Progress | None
+        self,
+        log_verifier_key: str,
+        witnesses: Sequence[str],
+        threshold: int,
+        progress: Progress | None,
+        entry_at: Callable[[int], bytes | None] | None = None,
     ) -> None:
-        self.state = LogState(log_verifier_key)
+        self.state = LogState(log_verifier_key, entry_at=entry_at)
         self.log_key = log_verifier_key
         self.witnesses = list(witnesses)
         self.threshold = threshold
@@ -256,11 +261,13 @@ def verify_bundle(
     witness_threshold: int = 0,
     progress: Progress | None = None,
     threads: int = 2,
+    entry_at: Callable[[int], bytes | None] | None = None,
 ) -> BundleSummary:
     """Verify a bundle given line by line (with or without their newlines) against the auditor's log key.
 
     ``witnesses`` are witness verifier keys and ``witness_threshold`` how many of them must have cosigned the
-    largest checkpoint. ``threads`` verify signatures ahead of the sequential checks (0: none).
+    largest checkpoint. ``threads`` verify signatures ahead of the sequential checks (0: none). ``entry_at``
+    reads an entry already verified back from the bundle (see ``LogState``); give it to keep memory flat.
 
     Raises:
         VerificationError: the first failure in log order (docs/format.md section 11); ``index`` names the
@@ -270,7 +277,7 @@ def verify_bundle(
     if not isinstance(witness_threshold, int) or not 0 <= witness_threshold <= len(witnesses):
         raise ValueError("witness threshold must be between 0 and the number of witnesses")
     started = time.perf_counter()
-    v = _Verifier(log_verifier_key, witnesses, witness_threshold, progress)
+    v = _Verifier(log_verifier_key, witnesses, witness_threshold, progress, entry_at)
     stream = _lines(lines)
     first = next(stream, None)
     v.header(first)

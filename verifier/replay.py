@@ -27,7 +27,7 @@ of time (for instance on a thread pool) for the public keys they were computed w
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from verifier.keys import KeyHistory, KeyNotValidError
 from verifier.merkle import CompactRange
 from verifier.note import Verifier
 from verifier.rules import AggregateState, CommitmentState, ContractState, Facts, apply
+from verifier.rules.judgment import JudgmentState
 from verifier.statement import STATEMENT_DOMAIN, SignedStatement, b64decode, b64encode, parse_signed_statement
 
 __all__ = [
@@ -148,8 +149,12 @@ class _Aggregate:
 class LogState:
     """The replayed state of a log after its first ``size`` entries. Pure: bytes in, state or exception out."""
 
-    def __init__(self, log_verifier_key: str) -> None:
+    def __init__(self, log_verifier_key: str, *, entry_at: Callable[[int], bytes | None] | None = None) -> None:
         """Start before entry 0 of the log whose signed-note verifier key string is ``log_verifier_key``.
+
+        Objections and repairs refer to earlier entries (docs/format-judgments.md). ``entry_at(i)`` reads back
+        the bytes of an entry already applied (for instance from the bundle file by its offset), so memory stays
+        flat; without it the state keeps each applied entry's statement and subjects in memory.
 
         Raises:
             VerificationError: ``kind="malformed"`` when the verifier key string does not parse.
@@ -172,6 +177,8 @@ class LogState:
         self.subjects = 0
         self.contracts = 0
         self.commitments = 0
+        self._entry_at = entry_at
+        self._earlier: dict[int, tuple[Mapping[str, Any], tuple[str, ...]]] | None = None if entry_at else {}
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -289,6 +296,8 @@ class LogState:
             self.contracts += 1
         elif isinstance(outcome.state, CommitmentState) and signed.type == "commitment.made":
             self.commitments += 1
+        if self._earlier is not None:
+            self._earlier[index] = (st, tuple(entry.links))
         self.tree.append(p.leaf_hash)
         self.last_hash = p.entry_hash
         self.size = index + 1
@@ -359,7 +368,26 @@ class LogState:
             key_is_valid=lambda s, k: keys.is_valid(s, k, index),
             key_was_bound=keys.is_bound,
             index=index,
+            earlier_entry=self._earlier_entry,
+            aggregate_state=self._aggregate_state,
+            judgment_exists=lambda a: isinstance(self._aggregate_state(a), JudgmentState),
         )
+
+    def _aggregate_state(self, aggregate: str) -> object | None:
+        rec = self.aggregates.get(aggregate)
+        return None if rec is None else rec.state
+
+    def _earlier_entry(self, index: int) -> tuple[Mapping[str, Any], tuple[str, ...]] | None:
+        if not 0 <= index < self.size:
+            return None
+        if self._earlier is not None:
+            return self._earlier.get(index)
+        assert self._entry_at is not None
+        data = self._entry_at(index)
+        if data is None:
+            return None
+        entry = parse_entry(data)
+        return entry.statement, tuple(entry.links)
 
     def _effects(self, index: int, signed: SignedStatement) -> None:
         """Key and subject effects of an entry already found legal (a failure leaves the state unchanged)."""

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ledger.cli import log, party, reports, serve
+from ledger.cli import casework, log, party, reports, serve
 from ledger.errors import LedgerError
 
 
@@ -22,7 +22,7 @@ def cli() -> None:
     """lvyue 履约: a signed, hash-chained ledger of administrative contracts and credit commitments."""
 
 
-for module in (log, serve, party, reports):
+for module in (log, serve, party, reports, casework):
     module.register(cli)
 
 

@@ -274,6 +274,28 @@ BODIES: dict[str, dict[str, Any]] = {
     "commitment.kept": {"on": "2025-03-30", "evidence_sha256": H},
     "commitment.broken": {"on": "2025-03-30", "reason": "未补齐"},
     "commitment.overdue": {"as_of": "2025-04-01"},
+    "judgment.recorded": {
+        "court": "天津市北辰区人民法院",
+        "case_number": "(2025)津0113民初1234号",
+        "kind": "judgment",
+        "decided_on": "2025-05-01",
+        "parties": [A, B],
+        "contract": "0f6a3b42-5d1e-4c7a-9b2f-3e4d5c6b7a81",
+        "contract_number": "BC-2025-0001",
+        "summary_sha256": H,
+        "effect": "none",
+        "party": None,
+        "milestone": None,
+        "outcome": None,
+    },
+    "judgment.linked": {"contract": "0f6a3b42-5d1e-4c7a-9b2f-3e4d5c6b7a81"},
+    "objection.filed": {"entry": 12, "reason": "已按期交付"},
+    "objection.upheld": {"reason": "核实属实", "correction": "该里程碑按期履行"},
+    "objection.rejected": {"reason": "证据不足"},
+    "repair.applied": {"entry": 12, "commitment": "0f6a3b42-5d1e-4c7a-9b2f-3e4d5c6b7a81", "reason": "已履行义务"},
+    "repair.approved": {"severity": "general", "reason": "符合修复条件"},
+    "repair.rejected": {"reason": "未满最短公示期"},
+    "repair.publicity_ended": {"subject": A, "entry": 12, "severity": "minor", "as_of": "2025-08-01"},
 }
 
 
