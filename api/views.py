@@ -1,19 +1,22 @@
 """What the API shows of subjects, contracts and commitments, to the public and to the platform's roles.
 
 Public views mask subject ids on the subject page (``verifier.identity.mask_subject_id``), mask persons'
-pseudonyms everywhere, and hide a contract's amounts unless its terms say ``disclose_amount``. Credit figures are
-recomputed from the subject's own chain of entries with ``verifier.history`` and graded with
-``verifier.grading``.
+pseudonyms everywhere, and hide a contract's amounts unless its terms say ``disclose_amount``. Credit figures and
+grades come from the projections (ledger/projections: ``verifier.history`` and ``verifier.grading`` applied to each
+subject's entries, stored by subject); the API attaches one ``Projections`` to its ledger.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-import orjson
+from sqlalchemy import column, select, table
 
 from api.models import (
     CheckItem,
@@ -27,15 +30,16 @@ from api.models import (
 )
 from ledger.errors import MalformedInput, NotFound
 from ledger.platform import AUTHORITY_NAME, OPERATOR_NAME
+from ledger.projections import ProjectionError, Projections
+from ledger.projections.tables import SUBJECT_HISTORY
 from ledger.service import Ledger
-from verifier.grading import grade
-from verifier.history import History, compute_history
+from verifier.history import History
 from verifier.identity import is_pseudonym, mask_subject_id, subject_aggregate
 from verifier.rules import CommitmentState, ContractState, SubjectState
 from verifier.rules.common import CHINA_OFFSET
 from verifier.statement import b64encode
 
-MAX_CHAIN = 100_000
+log = logging.getLogger("lvyue.api")
 
 
 def today() -> str:
@@ -199,61 +203,146 @@ def commitment_view(ledger: Ledger, aggregate: str, *, full: bool) -> Commitment
     )
 
 
-def subject_chain(ledger: Ledger, subject: str) -> list[dict[str, Any]]:
-    """The entries concerning ``subject`` in log order, found by following ``links[subject]`` back from its head."""
-    chain: list[dict[str, Any]] = []
-    index = ledger.store.subject_head(subject)
-    while index is not None and len(chain) < MAX_CHAIN:
-        entry = orjson.loads(ledger.entry(index))
-        chain.append(entry)
-        link = entry["links"].get(subject)
-        index = link if isinstance(link, int) else None
-    chain.reverse()
-    return chain
+def open_projections(ledger: Ledger) -> Projections:
+    """The projections of ``ledger``'s database, dated by ``today`` (China Standard Time, as the API).
+
+    Raises:
+        MalformedInput: the operator's grading rules file is invalid.
+    """
+    return Projections.open(ledger.settings, ledger=ledger, clock=today)
+
+
+@dataclass
+class _Attached:
+    projections: Projections
+    catch_up: bool
+
+
+_ATTACHED: weakref.WeakKeyDictionary[Ledger, _Attached] = weakref.WeakKeyDictionary()
+_ATTACH_LOCK = threading.Lock()
+
+
+def attach_projections(ledger: Ledger, projections: Projections, *, catch_up: bool) -> None:
+    """Make ``projections`` the read models the API answers from for ``ledger``.
+
+    With ``catch_up`` every read first applies the entries the projections have not seen yet (for an application
+    with no poller in its process, e.g. under test); without it reads take them as they are, a poller keeping them
+    current.
+    """
+    with _ATTACH_LOCK:
+        _ATTACHED[ledger] = _Attached(projections, catch_up)
+
+
+def current_projections(ledger: Ledger) -> Projections:
+    """The projections attached to ``ledger`` (opened and attached with catch-up if none are), brought up to date
+    first when they catch up on reads.
+
+    Raises:
+        MalformedInput: the projections had to be opened and the grading rules file is invalid.
+    """
+    with _ATTACH_LOCK:
+        attached = _ATTACHED.get(ledger)
+        if attached is None:
+            attached = _ATTACHED[ledger] = _Attached(open_projections(ledger), True)
+    if attached.catch_up and attached.projections.position() < ledger.size():
+        try:
+            attached.projections.run_once(ledger)
+        except ProjectionError:
+            # another runner is applying the same entries, or one cannot be applied (the poller logs it):
+            # answer from the read models as they are
+            log.warning("projections could not catch up; reading them as they are", exc_info=True)
+    return attached.projections
+
+
+def check_date(as_of: str) -> str:
+    """``as_of`` if it is a date ``YYYY-MM-DD``.
+
+    Raises:
+        MalformedInput: it is not (``code`` ``bad_date``).
+    """
+    try:
+        if len(as_of) == 10 and date.fromisoformat(as_of).isoformat() == as_of:
+            return as_of
+    except ValueError:
+        pass
+    raise MalformedInput(f"as_of is not a date YYYY-MM-DD: {as_of!r}", code="bad_date")
 
 
 def subject_history(ledger: Ledger, subject: str, as_of: str) -> History:
-    """``subject``'s credit figures as of ``as_of`` (docs/grading.md), from its chain.
+    """``subject``'s credit figures as of ``as_of`` (docs/grading.md), from the projections: today's is the stored
+    row (recomputed when stale), another date is recomputed from the subject's entries.
 
     Raises:
-        FormatError: ``as_of`` is not a date (or the chain cannot be interpreted).
+        MalformedInput: ``as_of`` is not a date.
     """
-    return compute_history(subject, subject_chain(ledger, subject), as_of=as_of)
+    return current_projections(ledger).history(subject, check_date(as_of))
+
+
+_SUBJECTS = table("lvyue_subjects", column("subject"), column("kind"))
+_CHUNK = 500
 
 
 def check_subjects(ledger: Ledger, codes: Iterable[str], as_of: str) -> list[CheckItem]:
-    """For each subject id: registered, open overdue milestones as obligor, broken commitments, grade."""
-    out: list[CheckItem] = []
-    cache: dict[str, CheckItem] = {}
-    for code in codes:
-        item = cache.get(code)
-        if item is None:
-            item = _check_one(ledger, code, as_of)
-            cache[code] = item
-        out.append(item)
-    return out
+    """For each subject id: registered, open overdue milestones as obligor, broken commitments, arrears, grade.
 
+    Read from the projections in one query per 500 distinct codes (the registry joined with the stored
+    histories); only a subject whose stored row is not of ``as_of`` (stale, or of another day) is recomputed.
 
-def _check_one(ledger: Ledger, code: str, as_of: str) -> CheckItem:
-    registration = ledger.store.subject(code)
-    if registration is None:
-        return CheckItem(
-            subject=code,
-            registered=False,
-            kind=None,
-            overdue_milestones=0,
-            broken_commitments=0,
-            score=None,
-            grade=None,
-        )
-    history = subject_history(ledger, code, as_of)
-    g = grade(history)
-    return CheckItem(
-        subject=code,
-        registered=True,
-        kind=registration[0],
-        overdue_milestones=history.value("milestones.overdue_open") or 0,
-        broken_commitments=history.value("commitments.broken") or 0,
-        score=g.score,
-        grade=g.grade,
+    Raises:
+        MalformedInput: ``as_of`` is not a date.
+    """
+    check_date(as_of)
+    codes = list(codes)
+    projections = current_projections(ledger)
+    distinct = list(dict.fromkeys(codes))
+    found: dict[str, CheckItem] = {}
+    h = SUBJECT_HISTORY
+    with projections.engine.connect() as conn:
+        for start in range(0, len(distinct), _CHUNK):
+            chunk = distinct[start : start + _CHUNK]
+            rows = conn.execute(
+                select(
+                    _SUBJECTS.c.subject,
+                    _SUBJECTS.c.kind,
+                    h.c.as_of,
+                    h.c.grade,
+                    h.c.score,
+                    h.c.overdue_open,
+                    h.c.commitments_broken,
+                    h.c.arrears_amount,
+                )
+                .select_from(_SUBJECTS.outerjoin(h, h.c.subject == _SUBJECTS.c.subject))
+                .where(_SUBJECTS.c.subject.in_(chunk))
+            ).all()
+            for r in rows:
+                if r.as_of == as_of:
+                    item = {
+                        "grade": r.grade,
+                        "score": int(r.score),
+                        "overdue_milestones": int(r.overdue_open),
+                        "broken_commitments": int(r.commitments_broken),
+                        "arrears_amount": int(r.arrears_amount),
+                    }
+                else:
+                    history, graded = projections.assess(str(r.subject), as_of)
+                    item = {
+                        "grade": graded.grade,
+                        "score": graded.score,
+                        "overdue_milestones": history.value("milestones.overdue_open") or 0,
+                        "broken_commitments": history.value("commitments.broken") or 0,
+                        "arrears_amount": history.value("arrears.amount") or 0,
+                    }
+                # CheckItem keeps the members it declares (arrears_amount once it declares it)
+                found[str(r.subject)] = CheckItem.model_validate(
+                    {"subject": str(r.subject), "registered": True, "kind": str(r.kind), **item}
+                )
+    unknown = CheckItem(
+        subject="",
+        registered=False,
+        kind=None,
+        overdue_milestones=0,
+        broken_commitments=0,
+        score=None,
+        grade=None,
     )
+    return [found.get(code) or unknown.model_copy(update={"subject": code}) for code in codes]

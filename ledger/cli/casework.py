@@ -168,7 +168,7 @@ def repairs_clock(as_of: str, policy: Path | None) -> None:
         click.echo(f"{len(expire_publicity(ledger, as_of, _repair_policy(policy)))} records withheld")
 
 
-@click.command("indicators")
+@click.command("casework-indicators")
 @_POLICY
 def indicators(policy: Path | None) -> None:
     """Objection rate, repair applications and pass rate, decisions within their time limits."""
