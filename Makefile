@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/lvyue demo --fresh
+	$(BIN)/lvyue rebuild
 	$(BIN)/lvyue serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP) lint typecheck unit

@@ -1,4 +1,5 @@
-"""``lvyue serve``: the HTTP API (uvicorn) on the Ledger opened from the settings, with periodic checkpoints."""
+"""``lvyue serve``: the HTTP API (uvicorn) on the Ledger opened from the settings, with periodic checkpoints and
+the projections poller (one, in this process, whatever the number of workers)."""
 
 from __future__ import annotations
 
@@ -45,9 +46,12 @@ def serve(host: str, port: int, workers: int, rate: float) -> None:
 
     from api.auth import issue_tokens
     from api.main import create_app
+    from api.views import open_projections
 
     settings = Settings.from_env()
     ledger = Ledger.open(settings)
+    projections = open_projections(ledger)
+    poller = projections.start_polling(ledger, interval=0.25)
     try:
         tokens, new = issue_tokens(settings.data_dir)
         if new:
@@ -58,18 +62,29 @@ def serve(host: str, port: int, workers: int, rate: float) -> None:
         base = f"http://{host}:{port}"
         click.echo(f"lvyue serving log {ledger.origin} ({ledger.size()} entries)")
         click.echo(f"  portal      {base}/")
+        click.echo(f"  subjects    {base}/portal/subjects")
+        click.echo(f"  indicators  {base}/indicators?by=month")
         click.echo(f"  API docs    {base}/docs")
         click.echo(f"  checkpoint  {base}/log/checkpoint")
         click.echo(f"  bundle      {base}/log/export")
+        for row in [r for r in projections.subjects(limit=50) if not str(r["subject"]).startswith("psn:")][:1]:
+            subject = row["subject"]
+            click.echo(f"  e.g. lowest grade {row['grade']}: {base}/portal/subjects/{subject}")
+            click.echo(f"       its report   {base}/subjects/{subject}/report.html")
         try:
             if workers > 1:
+                # the workers read the projections this process keeps current
                 os.environ["LVYUE_RATE"] = str(rate)
+                os.environ["LVYUE_PROJECTIONS_POLL"] = "0"
                 uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers)
             else:
-                uvicorn.run(create_app(ledger, tokens=tokens, rate=rate), host=host, port=port)
+                app = create_app(ledger, tokens=tokens, rate=rate, projections=projections, poller=poller)
+                uvicorn.run(app, host=host, port=port)
         finally:
             stop.set()
     finally:
+        poller.stop()
+        projections.close()
         ledger.close()
 
 
