@@ -14,7 +14,7 @@ from api.access import AccessLog
 from api.auth import Tokens, issue_tokens
 from api.clock import OpenAggregates
 from api.ratelimit import RateLimiter
-from api.routes import aggregates, credit, desk, log, operator, portal, statements, subjects
+from api.routes import aggregates, casework, credit, desk, log, operator, portal, push, statements, subjects
 from api.views import attach_projections, open_projections
 from ledger.group_commit import GroupCommit
 from ledger.projections import Poller, Projections
@@ -80,7 +80,7 @@ def create_app(
     app.state.access = AccessLog(access_log or ledger.settings.data_dir / "access-log.jsonl")
     app.state.open_aggregates = OpenAggregates()
     errors.install(app)
-    for module in (statements, aggregates, log, subjects, credit, desk, operator, portal):
+    for module in (statements, aggregates, log, subjects, credit, desk, operator, casework, push, portal):
         app.include_router(module.router)
     _accurate_openapi(app)
     return app

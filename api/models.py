@@ -210,6 +210,7 @@ class CheckItem(BaseModel):
     broken_commitments: int
     score: int | None
     grade: str | None
+    arrears_amount: int | None = None  # 拖欠账款, fen: government bodies' overdue payments (roles only)
 
 
 class CheckOut(BaseModel):

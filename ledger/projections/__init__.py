@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ledger.projections.grading_rules import load_grading_rules, rules_path
 from ledger.projections.poller import Poller
-from ledger.projections.runner import ProjectionError, Projections, history_from_dict, today_utc
+from ledger.projections.runner import ProjectionError, Projections, history_from_dict, today_china, today_utc
 
 __all__ = [
     "Poller",
@@ -16,5 +16,6 @@ __all__ = [
     "history_from_dict",
     "load_grading_rules",
     "rules_path",
+    "today_china",
     "today_utc",
 ]

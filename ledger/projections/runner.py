@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ledger.projections.poller import Poller
     from ledger.service import Ledger
 
-__all__ = ["BATCH", "ProjectionError", "Projections", "history_from_dict", "today_utc"]
+__all__ = ["BATCH", "ProjectionError", "Projections", "history_from_dict", "today_china", "today_utc"]
 
 BATCH = 500
 RUNNER = "main"
@@ -81,8 +81,14 @@ class ProjectionError(LedgerError):
 
 
 def today_utc() -> str:
-    """Today's date in UTC, ``YYYY-MM-DD`` (the default clock of the projections)."""
+    """Today's date in UTC, ``YYYY-MM-DD``."""
     return datetime.datetime.now(datetime.UTC).date().isoformat()
+
+
+def today_china() -> str:
+    """Today's date in China Standard Time (UTC+8), ``YYYY-MM-DD``: the date statements and rules speak of,
+    and the default clock of the projections."""
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=8)).date().isoformat()
 
 
 def _dumps(value: Any) -> str:
@@ -240,7 +246,7 @@ class Projections:
         settings: Settings,
         engine: Engine,
         rules: GradingRules,
-        clock: Callable[[], str] = today_utc,
+        clock: Callable[[], str] = today_china,
         ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
@@ -263,7 +269,7 @@ class Projections:
         settings: Settings | None = None,
         *,
         rules: GradingRules | None = None,
-        clock: Callable[[], str] = today_utc,
+        clock: Callable[[], str] = today_china,
         ledger: Ledger | None = None,
     ) -> Projections:
         """Open the read models in the ledger's database (creating the ``proj_`` tables if needed).

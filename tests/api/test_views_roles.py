@@ -85,6 +85,7 @@ def test_commitment_and_check(client: TestClient, buyer: Party, supplier: Party)
         "broken_commitments": 0,
         "score": None,
         "grade": None,
+        "arrears_amount": None,
     }
     posted = client.post("/check", json={"codes": [supplier.subject, unknown]}).json()
     assert posted["results"] == r.json()["results"]
