@@ -36,11 +36,14 @@ def get_commitment(aggregate: str, ledger: LedgerDep, viewer: ViewerDep) -> Comm
     return commitment_view(ledger, aggregate, full=viewer.full)
 
 
-def _check(ledger: LedgerDep, codes: list[str]) -> CheckOut:
+def _check(ledger: LedgerDep, codes: list[str], *, public: bool) -> CheckOut:
     if not codes or len(codes) > MAX_CODES:
         raise ApiError(400, f"give 1 to {MAX_CODES} subject ids", code="malformed", count=len(codes))
     as_of = today()
-    return CheckOut(as_of=as_of, results=check_subjects(ledger, codes, as_of))
+    results = check_subjects(ledger, codes, as_of)
+    if public:  # amounts come from contract terms, which the public sees only when disclosed
+        results = [r.model_copy(update={"arrears_amount": None}) for r in results]
+    return CheckOut(as_of=as_of, results=results)
 
 
 @router.get("/check", response_model=CheckOut, responses=errors(*READ))
@@ -50,10 +53,10 @@ def check_get(
     codes: Annotated[str, Query(description="Subject ids separated by commas (at most 1000).")],
 ) -> CheckOut:
     """For each subject id: registered?, open overdue milestones it owes, broken commitments, grade."""
-    return _check(ledger, [c.strip() for c in codes.split(",") if c.strip()])
+    return _check(ledger, [c.strip() for c in codes.split(",") if c.strip()], public=not viewer.full)
 
 
 @router.post("/check", response_model=CheckOut, responses=errors(*READ))
 def check_post(body: CheckIn, ledger: LedgerDep, viewer: ViewerDep) -> CheckOut:
     """As ``GET /check``, with the subject ids in the body."""
-    return _check(ledger, body.codes)
+    return _check(ledger, body.codes, public=not viewer.full)
