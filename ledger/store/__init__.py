@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import urlparse
 
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.utils import Environment
 
 from ledger.settings import Settings
 from ledger.store.base import LedgerStore
+
+
+def _create_tables(recorder: Any) -> None:
+    """Create the tables, retrying when another process creates them at the same moment (PostgreSQL's catalog
+    refuses concurrent CREATE OR REPLACE with "tuple concurrently updated")."""
+    for attempt in range(10):
+        try:
+            recorder.create_table()
+            return
+        except PersistenceError:
+            if attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def open_recorder(settings: Settings) -> LedgerStore:
@@ -33,10 +49,12 @@ def open_recorder(settings: Settings) -> LedgerStore:
                 "POSTGRES_POOL_SIZE": "5",
                 "POSTGRES_MAX_OVERFLOW": "10",
                 "POSTGRES_LOCK_TIMEOUT": "10",
+                "CREATE_TABLE": "no",
             },
         )
         pg_recorder = LedgerPostgresFactory(env).application_recorder()
         assert isinstance(pg_recorder, LedgerPostgresRecorder)
+        _create_tables(pg_recorder)
         return pg_recorder
     from ledger.store.sqlite import LedgerSQLiteFactory, LedgerSQLiteRecorder
 

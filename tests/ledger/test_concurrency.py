@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import multiprocessing
+import queue
+import time
 import uuid
 from typing import Any
 
@@ -53,7 +55,17 @@ def test_concurrent_processes_keep_one_chain(ledger: Ledger) -> None:
     ]
     for p in procs:
         p.start()
-    acknowledged = [item for _ in procs for item in out.get(timeout=120)]
+    acknowledged: list[tuple[int, str]] = []
+    answered = 0
+    deadline = time.monotonic() + 180
+    while answered < len(procs):
+        try:
+            acknowledged.extend(out.get(timeout=1))
+            answered += 1
+        except queue.Empty:
+            crashed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            assert not crashed, f"a writer process failed: exit codes {crashed}"
+            assert time.monotonic() < deadline, "writers did not finish"
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
