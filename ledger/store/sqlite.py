@@ -75,13 +75,18 @@ class _SQLiteChainTx:
         return list(ids)
 
     def write(self, writes: ChainWrites) -> None:
-        c = self.c
-        c.executemany(schema.INSERT_ENTRY, writes.entries)
-        c.executemany(schema.INSERT_HASH, list(writes.hashes.items()))
-        c.executemany(schema.UPSERT_HEAD, list(writes.heads.items()))
-        c.executemany(schema.INSERT_KEY, writes.keys)
-        c.executemany(schema.REVOKE_KEY, [(at, s, k) for s, k, at in writes.revokes])
-        c.executemany(schema.INSERT_SUBJECT, writes.subjects)
+        for sql, rows in (
+            (schema.INSERT_ENTRY, writes.entries),
+            (schema.INSERT_HASH, list(writes.hashes.items())),
+            (schema.UPSERT_HEAD, list(writes.heads.items())),
+            (schema.INSERT_KEY, writes.keys),
+            (schema.REVOKE_KEY, [(at, s, k) for s, k, at in writes.revokes]),
+            (schema.INSERT_SUBJECT, writes.subjects),
+        ):
+            if len(rows) == 1:
+                self.c.execute(sql, rows[0])
+            elif rows:
+                self.c.executemany(sql, rows)
 
 
 class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
