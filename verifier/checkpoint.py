@@ -12,20 +12,20 @@ import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import nacl.exceptions
 import nacl.signing
 
 from verifier.errors import FormatError, VerificationError
 from verifier.note import (
+    NoteKey,
     Signature,
     Signer,
     Verifier,
     b64decode_canonical,
-    is_valid_name,
     key_hash,
     parse_note,
-    parse_verifier_key,
     sign_note,
 )
 
@@ -222,42 +222,10 @@ def witness_verifier_key_string(name: str, public_key: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class WitnessVerifier:
+class WitnessVerifier(NoteKey):
     """A witness's cosignature/v1 key: name, Ed25519 public key and key hash (over ``0x04 || key``)."""
 
-    name: str
-    public_key: bytes
-    key_hash: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        """Check the name and key, compute the key hash.
-
-        Raises:
-            FormatError: invalid name, or the public key is not 32 bytes.
-        """
-        if not is_valid_name(self.name):
-            raise FormatError(f"invalid witness name {self.name!r}")
-        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
-            raise FormatError("witness public key must be 32 bytes")
-        object.__setattr__(self, "key_hash", key_hash(self.name, bytes([ALG_COSIGNATURE_V1]) + self.public_key))
-
-    @classmethod
-    def from_string(cls, vkey: str) -> WitnessVerifier:
-        """Parse a witness verifier key string.
-
-        Raises:
-            FormatError: the string is malformed or not canonical, its hash is wrong, or its algorithm is not
-                cosignature/v1 (0x04) with a 32-byte key.
-        """
-        name, _, alg_and_key = parse_verifier_key(vkey)
-        if alg_and_key[0] != ALG_COSIGNATURE_V1 or len(alg_and_key) != 33:
-            raise FormatError("witness key is not a cosignature/v1 (0x04) Ed25519 key")
-        return cls(name, alg_and_key[1:])
-
-    @property
-    def key_id(self) -> str:
-        """The key hash as 8 hex digits."""
-        return f"{self.key_hash:08x}"
+    algorithm: ClassVar[int] = ALG_COSIGNATURE_V1
 
     def verify(self, text: str, sig: bytes) -> int | None:
         """Return the timestamp of a valid cosignature of note text ``text``, or None. Raises nothing."""

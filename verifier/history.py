@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.errors import FormatError
+from verifier.statement import COMMITMENT_KINDS, CONTRACT_STATEMENT_TYPES
 
 __all__ = [
     "COMMITMENT_KINDS",
@@ -44,15 +45,6 @@ MILESTONE_CLASSES = (
 )
 CONTRACT_STATES = ("proposed", "registered", "completed", "terminated", "withdrawn")
 CONTRACT_ROLES = ("party", "obligor", "obligee")
-COMMITMENT_KINDS = (
-    "approval_substitute",
-    "deficiency_acceptance",
-    "certification_substitute",
-    "industry_self_discipline",
-    "credit_repair",
-    "voluntary_disclosure",
-    "other",
-)
 COMMITMENT_OUTCOMES = ("open", "overdue", "kept", "broken")
 MILESTONE_KINDS = frozenset({"payment", "delivery", "acceptance", "other"})
 OUTCOMES = frozenset({"fulfilled", "partial", "failed"})
@@ -65,21 +57,6 @@ _TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 # judgment.applied (judgments, objections and repairs act on their own aggregates).
 _IGNORED_TYPES = frozenset({"log.genesis", "subject.registered", "key.bound", "key.revoked"})
 _IGNORED_PREFIXES = ("judgment.", "objection.", "repair.")
-_CONTRACT_TYPES = frozenset(
-    {
-        "contract.proposed",
-        "contract.consented",
-        "contract.withdrawn",
-        "contract.amended",
-        "performance.reported",
-        "performance.confirmed",
-        "performance.disputed",
-        "dispute.resolved",
-        "milestone.overdue",
-        "contract.terminated",
-        "judgment.applied",
-    }
-)
 _COMMITMENT_TYPES = frozenset({"commitment.made", "commitment.kept", "commitment.broken", "commitment.overdue"})
 # Clock and desk statements the operator makes about aggregates it is not party to: they join the operator's
 # chain without the statements that created the aggregate.
@@ -312,7 +289,7 @@ class _Interpreter:
     def apply(self, index: int, statement: Mapping[str, Any], date: str) -> None:
         stype = statement["type"]
         body = statement["body"]
-        if stype in _CONTRACT_TYPES:
+        if stype in CONTRACT_STATEMENT_TYPES:
             self._contract(index, stype, statement, body, date)
         elif stype in _COMMITMENT_TYPES:
             self._commitment(index, stype, statement, body)
@@ -373,7 +350,7 @@ class _Interpreter:
         stype, aggregate, milestone, against = record
         if stype in _COMMITMENT_TYPES:
             self.void_commitments.add(aggregate)
-        elif stype in _CONTRACT_TYPES:
+        elif stype in CONTRACT_STATEMENT_TYPES:
             if against:
                 self.void_judgments.add(entry)
             if milestone is not None:

@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
 import nacl.exceptions
 import nacl.signing
@@ -153,9 +154,11 @@ def signer_key_string(name: str, seed: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Verifier:
-    """An Ed25519 note verifier: a key name, its key hash and its public key."""
+class NoteKey:
+    """A named Ed25519 public key as signed notes name it: name, key, and the key hash over the signature type
+    byte ``algorithm`` and the key (0x01 for note signatures, 0x04 for cosignature/v1 witnesses)."""
 
+    algorithm: ClassVar[int] = ALG_ED25519
     name: str
     public_key: bytes
     key_hash: int = field(init=False)
@@ -170,26 +173,31 @@ class Verifier:
             raise FormatError(f"invalid key name {self.name!r}")
         if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
             raise FormatError("Ed25519 public key must be 32 bytes")
-        object.__setattr__(self, "key_hash", key_hash(self.name, bytes([ALG_ED25519]) + self.public_key))
+        object.__setattr__(self, "key_hash", key_hash(self.name, bytes([self.algorithm]) + self.public_key))
 
     @classmethod
-    def from_string(cls, vkey: str) -> Verifier:
+    def from_string(cls, vkey: str) -> Self:
         """Parse an Ed25519 verifier key string (Go's ``note.NewVerifier``).
 
         Raises:
             FormatError: the string is malformed, not canonical, its hash is wrong, or the key is not Ed25519.
         """
         name, _, alg_and_key = parse_verifier_key(vkey)
-        if alg_and_key[0] != ALG_ED25519:
-            raise FormatError(f"verifier key algorithm {alg_and_key[0]:#04x} is not Ed25519 (0x01)")
+        if alg_and_key[0] != cls.algorithm:
+            raise FormatError(f"verifier key algorithm {alg_and_key[0]:#04x} is not {cls.algorithm:#04x}")
         if len(alg_and_key) != 33:
-            raise FormatError("Ed25519 verifier key must hold a 32-byte public key")
+            raise FormatError("an Ed25519 verifier key holds a 32-byte public key")
         return cls(name, alg_and_key[1:])
 
     @property
     def key_id(self) -> str:
         """The key hash as 8 hex digits."""
         return f"{self.key_hash:08x}"
+
+
+@dataclass(frozen=True)
+class Verifier(NoteKey):
+    """An Ed25519 note verifier (signature type 0x01)."""
 
     def to_string(self) -> str:
         """The verifier key string. Raises nothing."""

@@ -71,6 +71,22 @@ COMMITMENT_KINDS = (
     "voluntary_disclosure",
     "other",
 )
+CONTRACT_STATEMENT_TYPES = frozenset(
+    {
+        "contract.proposed",
+        "contract.consented",
+        "contract.withdrawn",
+        "contract.amended",
+        "performance.reported",
+        "performance.confirmed",
+        "performance.disputed",
+        "dispute.resolved",
+        "milestone.overdue",
+        "contract.terminated",
+        "judgment.applied",
+    }
+)
+"""The statement types that act on a contract aggregate (section 7, "Contracts")."""
 JUDGMENT_EFFECTS = ("breach", "terminate", "end_dispute")
 JUDGMENT_RECORD_EFFECTS = (*JUDGMENT_EFFECTS, "none")  # judgment.recorded (section 7a)
 JUDGMENT_KINDS = ("judgment", "award")

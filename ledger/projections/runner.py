@@ -45,6 +45,7 @@ from verifier.entry import Entry, parse_entry
 from verifier.grading import Factor, Grade, GradingRules, grade
 from verifier.history import Figure, History, OverdueMilestone, compute_history
 from verifier.rules import CommitmentState, ContractState, Facts, apply
+from verifier.statement import CONTRACT_STATEMENT_TYPES
 
 if TYPE_CHECKING:
     from ledger.projections.poller import Poller
@@ -55,21 +56,6 @@ __all__ = ["BATCH", "ProjectionError", "Projections", "history_from_dict", "toda
 BATCH = 500
 RUNNER = "main"
 
-CONTRACT_TYPES = frozenset(
-    {
-        "contract.proposed",
-        "contract.consented",
-        "contract.withdrawn",
-        "contract.amended",
-        "performance.reported",
-        "performance.confirmed",
-        "performance.disputed",
-        "dispute.resolved",
-        "milestone.overdue",
-        "contract.terminated",
-        "judgment.applied",
-    }
-)
 COMMITMENT_TYPES = frozenset({"commitment.made", "commitment.kept", "commitment.broken", "commitment.overdue"})
 Grouping = Literal["month", "type", "month_type"]
 
@@ -442,7 +428,7 @@ class Projections:
             batch.touched.add(subject)
         if stype == "subject.registered":
             batch.count(month, "", "subjects_registered")
-        elif stype in CONTRACT_TYPES:
+        elif stype in CONTRACT_STATEMENT_TYPES:
             agg = None if stype == "contract.proposed" else self._load(conn, ledger, "contract", aggregate_id)
             old, agg = _contract_step(agg, entry, facts)
             self._cache[aggregate_id] = agg

@@ -20,6 +20,7 @@ from verifier.rules.log import LogState, apply_log
 from verifier.rules.objection import ObjectionState, apply_objection
 from verifier.rules.repair import RepairState, apply_repair
 from verifier.rules.subject import SubjectState, apply_subject
+from verifier.statement import CONTRACT_STATEMENT_TYPES
 
 __all__ = [
     "CREATION_TYPES",
@@ -63,19 +64,7 @@ _DISPATCH: dict[str, _Handler] = {
     "repair.rejected": apply_repair,
     "repair.publicity_ended": apply_repair,
 }
-for _t in (
-    "contract.proposed",
-    "contract.consented",
-    "contract.withdrawn",
-    "contract.amended",
-    "performance.reported",
-    "performance.confirmed",
-    "performance.disputed",
-    "dispute.resolved",
-    "milestone.overdue",
-    "contract.terminated",
-    "judgment.applied",
-):
+for _t in CONTRACT_STATEMENT_TYPES:
     _DISPATCH[_t] = apply_contract
 
 CREATION_TYPES = frozenset(
