@@ -88,6 +88,21 @@ CONTRACT_STATEMENT_TYPES = frozenset(
 )
 """The statement types that act on a contract aggregate (section 7, "Contracts")."""
 JUDGMENT_EFFECTS = ("breach", "terminate", "end_dispute")
+JUDGMENT_RECORD_MEMBERS = (
+    "court",
+    "case_number",
+    "kind",
+    "decided_on",
+    "parties",
+    "contract",
+    "contract_number",
+    "summary_sha256",
+    "effect",
+    "party",
+    "milestone",
+    "outcome",
+)
+"""The members of a ``judgment.recorded`` body (section 7a), in the order an import file lists them."""
 JUDGMENT_RECORD_EFFECTS = (*JUDGMENT_EFFECTS, "none")  # judgment.recorded (section 7a)
 JUDGMENT_KINDS = ("judgment", "award")
 SEVERITIES = ("minor", "general", "serious")
@@ -537,22 +552,7 @@ _BODIES: dict[str, tuple[frozenset[str], Callable[[dict[str, Any]], None]]] = {
     "commitment.overdue": (frozenset({"as_of"}), _commitment_overdue),
     # section 7a (docs/format-judgments.md)
     "judgment.recorded": (
-        frozenset(
-            {
-                "court",
-                "case_number",
-                "kind",
-                "decided_on",
-                "parties",
-                "contract",
-                "contract_number",
-                "summary_sha256",
-                "effect",
-                "party",
-                "milestone",
-                "outcome",
-            }
-        ),
+        frozenset(JUDGMENT_RECORD_MEMBERS),
         _judgment_recorded,
     ),
     "judgment.linked": (frozenset({"contract"}), _judgment_linked),
