@@ -46,10 +46,8 @@ from verifier.statement import (
 
 Receipt = dict[str, Any]
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the log's clock a statement's time may be
-_PARALLEL_VERIFY = 16
-STATE_CACHE = (
-    200_000  # aggregate states kept in memory  # batches at least this large verify signatures on a thread pool
-)
+_PARALLEL_VERIFY = 16  # at least this many signatures (or receipts) are shared with a second thread
+STATE_CACHE = 200_000  # aggregate states kept in memory
 
 
 @dataclass
@@ -160,7 +158,7 @@ class Ledger:
                 for role in ("operator", "authority")
             ),
             registers=(
-                (body["operator"]["subject"], "government"),
+                (body["operator"]["subject"], "institution"),  # 信用中心, a public institution (事业单位)
                 (body["authority"]["subject"], "government"),
             ),
         )
