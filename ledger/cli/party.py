@@ -516,7 +516,37 @@ def status(ctx: click.Context, url: str, aggregate: str) -> None:
     click.echo(json.dumps(state, ensure_ascii=False, indent=2))
 
 
+@click.group()
+def operator() -> None:
+    """The platform operator (operator's token): the overdue clock and checkpoints."""
+
+
+@operator.command("clock")
+@url_option
+@token_option
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="Mark overdue what was due before this date.",
+)
+@click.pass_context
+def operator_clock(ctx: click.Context, url: str, token: str, as_of: Any) -> None:
+    """Run the overdue clock: every milestone and commitment past due as of AS_OF becomes overdue."""
+    _desk_post(ctx, url, token, "/operator/clock", {"as_of": _date(as_of)})
+
+
+@operator.command("checkpoint")
+@url_option
+@token_option
+@click.pass_context
+def operator_checkpoint(ctx: click.Context, url: str, token: str) -> None:
+    """Issue a checkpoint if the tree grew; print the latest."""
+    _desk_post(ctx, url, token, "/operator/checkpoint", {})
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to ``group``."""
-    for command in (keygen, contract, perform, dispute, commitment, desk, status):
+    for command in (keygen, contract, perform, dispute, commitment, desk, operator, status):
         group.add_command(command)

@@ -165,6 +165,19 @@ def test_contract_life_through_the_cli(served: str, ledger: Ledger, tmp_path: Pa
     _run(["contract", "terminate", "--key", keys["b"], "--key", keys["s"], third, "--reason", "协商解除"], served)
     assert json.loads(_run(["status", third], served))["status"] == "terminated"
 
+    # The operator's clock over HTTP: open milestones past due become overdue, once.
+    late = str(uuid.uuid4())
+    _run(["contract", "propose", "--key", keys["b"], "--terms", str(tmp_path / "terms.json"), "--id", late], served)
+    _run(["contract", "consent", "--key", keys["s"], late], served)
+    operator_token = TOKENS["operator"]
+    clocked = json.loads(_run(["operator", "clock", "--token", operator_token, "--as-of", "2026-06-01"], served))
+    assert clocked["as_of"] == "2026-06-01" and clocked["milestones"] == len(clocked["receipts"]) > 0
+    again = json.loads(_run(["operator", "clock", "--token", operator_token, "--as-of", "2026-06-01"], served))
+    assert again["milestones"] == 0, "the clock marks a milestone overdue once"
+    note = json.loads(_run(["operator", "checkpoint", "--token", operator_token], served))
+    assert note["size"] == ledger.size() and note["note"].startswith(ledger.origin + "\n")
+    assert "forbidden" in _run(["operator", "checkpoint", "--token", token], served, ok=False)
+
     kid = KeyFile.load(Path(keys["s"])).key_id
     _run(["desk", "revoke", "--token", token, supplier, kid, "--reason", "离职"], served)
     out = _run(["contract", "consent", "--key", keys["s"], other], served, ok=False)
