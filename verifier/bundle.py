@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import base64
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -251,6 +252,30 @@ def _lines(lines: Iterable[bytes]) -> Iterator[bytes]:
             if line.endswith(b"\r"):
                 line = line[:-1]
         yield line
+
+
+def indexed_lines(f: BinaryIO, again: BinaryIO) -> tuple[Iterator[bytes], Callable[[int], bytes | None]]:
+    """A bundle file's lines, remembering where each entry line starts (8 bytes an entry), and a reader of an
+    entry already passed, by its position (``entry_at`` for ``verify_bundle``: objections and repairs refer back
+    to earlier entries, which are then read again from ``again``, a second handle on the same file, instead of
+    being kept in memory)."""
+    offsets = array("Q")
+
+    def lines() -> Iterator[bytes]:
+        position = 0
+        for line in f:
+            if line.startswith(b'{"index":'):
+                offsets.append(position)
+            position += len(line)
+            yield line
+
+    def entry_at(index: int) -> bytes | None:
+        if not 0 <= index < len(offsets):
+            return None
+        again.seek(offsets[index])
+        return again.readline().rstrip(b"\r\n")
+
+    return lines(), entry_at
 
 
 def verify_bundle(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -85,28 +84,6 @@ def main() -> None:
     """Verify a lvyue log: a whole bundle, a tlog-proof file, a receipt, a credit report, or follow it live."""
 
 
-def _indexed(f: BinaryIO, again: BinaryIO) -> tuple[Iterator[bytes], Callable[[int], bytes | None]]:
-    """The bundle's lines, remembering where each entry line starts (8 bytes an entry), and a reader of an
-    entry already passed by its position (objections and repairs refer back to earlier entries)."""
-    offsets = array("Q")
-
-    def lines() -> Iterator[bytes]:
-        position = 0
-        for line in f:
-            if line.startswith(b'{"index":'):
-                offsets.append(position)
-            position += len(line)
-            yield line
-
-    def entry_at(index: int) -> bytes | None:
-        if not 0 <= index < len(offsets):
-            return None
-        again.seek(offsets[index])
-        return again.readline().rstrip(b"\r\n")
-
-    return lines(), entry_at
-
-
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_log_key
@@ -115,7 +92,7 @@ def _indexed(f: BinaryIO, again: BinaryIO) -> tuple[Iterator[bytes], Callable[[i
 @_json
 def bundle(file: Path, log_key: str, witnesses: tuple[str, ...], witness_threshold: int | None, as_json: bool) -> None:
     """Verify a whole bundle (every entry, checkpoint and the key history) against the log key."""
-    from verifier.bundle import verify_bundle
+    from verifier.bundle import indexed_lines, verify_bundle
 
     threshold = len(witnesses) if witness_threshold is None else witness_threshold
     if threshold > len(witnesses):
@@ -127,7 +104,7 @@ def bundle(file: Path, log_key: str, witnesses: tuple[str, ...], witness_thresho
         _io_error(f"cannot read {file}: {e.strerror or e}", as_json)
     try:
         with f, file.open("rb") as again, _progress(total, as_json) as progress:
-            lines, entry_at = _indexed(f, again)
+            lines, entry_at = indexed_lines(f, again)
             summary = verify_bundle(
                 lines, log_key, witnesses=witnesses, witness_threshold=threshold, progress=progress, entry_at=entry_at
             )
