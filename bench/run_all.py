@@ -39,6 +39,7 @@ def main() -> None:
         "credit history reads and reports (bench/history_read.py)",
         ["bench/history_read.py", "--entries", "20000" if quick else "1000000"],
     )
+    _run("projection lag (bench/projection_lag.py)", ["bench/projection_lag.py", "--seconds", "5" if quick else "20"])
     _run(
         "HTTP API under load (bench/api_load.py)",
         ["bench/api_load.py", "--seconds", "10" if quick else "20", "--statements", "15000" if quick else "30000"],
