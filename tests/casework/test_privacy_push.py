@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import threading
 from collections.abc import Iterator
@@ -113,7 +114,7 @@ def receiver() -> Iterator[Receiver]:
 def test_webhook_down_then_up(scene: Scene, receiver: Receiver) -> None:
     led = scene.ledger
     sid = subs.follow(led, scene.b.subject, scene.a.subject, receiver.url, start=0)
-    now = [__import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC)]
+    now = [datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)]
     dispatcher = Dispatcher(led, base_delay=10, max_delay=60, clock=lambda: now[0])
     expected = [i for i, d in led.entries(0, led.size()) if scene.a.subject in orjson.loads(d)["links"]]
     assert dispatcher.run_once() == 0
@@ -122,11 +123,11 @@ def test_webhook_down_then_up(scene: Scene, receiver: Receiver) -> None:
     assert dispatcher.backoff(1) == 10 and dispatcher.backoff(3) == 40 and dispatcher.backoff(9) == 60
     receiver.down = False
     assert dispatcher.run_once() == 0  # still backing off
-    now[0] += __import__("datetime").timedelta(seconds=11)
+    now[0] += datetime.timedelta(seconds=11)
     receiver.down = True
     dispatcher.run_once()
     assert subs.get_subscription(led, sid).attempts == 2
-    now[0] += __import__("datetime").timedelta(seconds=21)
+    now[0] += datetime.timedelta(seconds=21)
     receiver.down = False
     # a new dispatcher (a restart) resumes from the stored position and retry state
     restarted = Dispatcher(led, base_delay=10, clock=lambda: now[0])
