@@ -14,6 +14,7 @@ import orjson
 from api.models import ClockFailure, ClockOut, Receipt
 from ledger.errors import LedgerError, RuleRejected
 from ledger.service import Ledger
+from verifier.errors import FormatError
 from verifier.rules import CommitmentState, ContractState
 from verifier.statement import check_date
 
@@ -49,7 +50,7 @@ class OpenAggregates:
         """
         try:
             check_date(as_of, what="as_of")
-        except Exception as e:
+        except FormatError as e:
             raise RuleRejected(str(e), code="bad_date") from None
         self.refresh(ledger)
         receipts: list[Receipt] = []
