@@ -81,6 +81,12 @@ class ConsistencyProofOut(BaseModel):
     proof: list[str]
 
 
+class CosignedIn(_In):
+    """A checkpoint note as returned by a witness, with its cosignature line(s)."""
+
+    note: str = Field(max_length=1 << 20)
+
+
 class CheckpointOut(BaseModel):
     """A signed checkpoint (C2SP tlog-checkpoint note) and the tree size it covers."""
 

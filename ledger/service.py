@@ -20,15 +20,23 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from ledger.errors import BadSignature, LedgerError, MalformedInput, NotFound, RuleRejected, VersionConflict
+from ledger.errors import (
+    BadSignature,
+    Forbidden,
+    LedgerError,
+    MalformedInput,
+    NotFound,
+    RuleRejected,
+    VersionConflict,
+)
 from ledger.platform import AUTHORITY_NAME, OPERATOR_NAME, PlatformKeys
 from ledger.settings import Settings
 from ledger.store import open_recorder
 from ledger.store.base import LedgerStore
 from ledger.store.chain import Appended, Pending
-from verifier.checkpoint import Checkpoint, sign_checkpoint
+from verifier.checkpoint import Checkpoint, merge_cosignatures, sign_checkpoint, verify_checkpoint
 from verifier.entry import parse_entry
-from verifier.errors import FormatError, RuleViolation, SignatureError, VerifierError
+from verifier.errors import FormatError, RuleViolation, SignatureError, VerificationError, VerifierError
 from verifier.identity import key_id, log_aggregate
 from verifier.merkle import prove_consistency, prove_inclusion, tree_hash
 from verifier.proof_file import format_proof_file
@@ -638,6 +646,34 @@ class Ledger:
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self._log_signer)
         return self.store.add_checkpoint(size, note, datetime.now(UTC).isoformat())
 
+    def add_cosignatures(self, note: str) -> str:
+        """Keep the witness cosignatures on ``note`` (a stored checkpoint returned by its witnesses, C2SP
+        tlog-cosignature) from the witnesses configured in ``settings.witnesses``; return the stored note.
+
+        Raises:
+            MalformedInput: the note is not a checkpoint of this log.
+            NotFound: no checkpoint of that size was issued.
+            Forbidden: no configured witness cosigned it.
+            RuleRejected: a configured witness's cosignature does not verify, or the note is another
+                checkpoint of that size (``consistency``).
+        """
+        try:
+            checkpoint = verify_checkpoint(note, self.verifier_key).checkpoint
+        except VerificationError as e:
+            raise MalformedInput(f"not a checkpoint of this log: {e}", code=e.kind) from None
+        with self._lock:
+            stored = self.store.checkpoint_at(checkpoint.size)
+            if stored is None:
+                raise NotFound(f"no checkpoint of size {checkpoint.size} was issued", code="no_checkpoint")
+            try:
+                merged = merge_cosignatures(stored, note, self.settings.witnesses)
+            except VerificationError as e:
+                if e.kind == "cosignature" and e.found == 0:
+                    raise Forbidden(str(e), code="unknown_witness") from None
+                raise RuleRejected(str(e), code=e.kind) from None
+            self.store.replace_checkpoint(checkpoint.size, merged)
+        return merged
+
     def checkpoints(self) -> list[tuple[int, str]]:
         """Every stored checkpoint, by size."""
         return self.store.checkpoints()
@@ -721,6 +757,8 @@ class Ledger:
             "log_key": self.verifier_key,
         }
         out.write(orjson.dumps(header) + b"\n")
+        for witness in self.settings.witnesses:
+            out.write(orjson.dumps({"kind": "witness", "name": witness.split("+")[0], "key": witness}) + b"\n")
         for note in by_size.get(0, []):
             out.write(orjson.dumps({"kind": "checkpoint", "note": note}) + b"\n")
         written = 0

@@ -23,6 +23,7 @@ class Settings:
     database_url: str | None = None
     origin: str = DEFAULT_ORIGIN
     checkpoint_interval: float = 10.0
+    witnesses: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -32,6 +33,7 @@ class Settings:
             "database_url": os.environ.get("LVYUE_DATABASE_URL") or None,
             "origin": os.environ.get("LVYUE_ORIGIN", DEFAULT_ORIGIN),
             "checkpoint_interval": float(os.environ.get("LVYUE_CHECKPOINT_INTERVAL", "10")),
+            "witnesses": tuple(w.strip() for w in os.environ.get("LVYUE_WITNESSES", "").split(",") if w.strip()),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

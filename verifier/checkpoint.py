@@ -338,3 +338,38 @@ def check_witness_policy(note_text: str | bytes, witness_vkeys: Sequence[str], t
             found=len(valid),
         )
     return {name: ts for (name, _), ts in valid.items()}
+
+
+def merge_cosignatures(stored_note: str, incoming_note: str, witness_vkeys: Sequence[str]) -> str:
+    """The stored checkpoint with the valid cosignatures of listed witnesses from ``incoming_note`` added (each
+    replacing an earlier line by the same witness key): how a log keeps what its witnesses return.
+
+    Both notes must carry the same checkpoint text. Lines by keys not listed are dropped.
+
+    Raises:
+        VerificationError: ``kind="malformed"`` for a malformed note; ``kind="consistency"`` when the incoming
+            note is for another checkpoint; ``kind="cosignature"`` when a listed witness's line does not verify
+            or no listed witness cosigned the incoming note.
+    """
+    try:
+        cp, stored_sigs = parse_checkpoint_note(stored_note)
+        incoming_cp, incoming_sigs = parse_checkpoint_note(incoming_note)
+    except FormatError as e:
+        raise VerificationError("malformed", f"checkpoint: {e}") from e
+    if incoming_cp.to_text() != cp.to_text():
+        raise VerificationError(
+            "consistency",
+            "the cosigned note is not the stored checkpoint of that size",
+            expected=_b64(cp.root),
+            found=_b64(incoming_cp.root),
+        )
+    valid = _valid_cosignatures(incoming_note, witness_vkeys)
+    if not valid:
+        raise VerificationError("cosignature", "no listed witness cosigned this checkpoint", expected=1, found=0)
+    lines = [s for s in stored_sigs if (s.name, s.key_hash) not in valid]
+    lines += [s for s in incoming_sigs if (s.name, s.key_hash) in valid]
+    return cp.to_text() + "\n" + "".join(s.line() for s in lines)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -258,6 +258,53 @@ def monitor(url: str, state_dir: Path, log_key: str, timeout: float, as_json: bo
     )
 
 
+@main.command("witness-key")
+@click.argument("name")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Key file to write.")
+def witness_key(name: str, out: Path) -> None:
+    """Make a witness key named NAME; print its verifier key (give it to the log and to auditors)."""
+    from verifier.witness import WitnessKey
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; not overwritten")
+    key = WitnessKey.generate(name)
+    key.save(out)
+    click.echo(key.verifier_key)
+
+
+@main.command()
+@click.option("--url", required=True, help="Base URL of the log's HTTP API.")
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@_log_key
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Witness key.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@_json
+def witness(url: str, state_dir: Path, log_key: str, key_file: Path, timeout: float, as_json: bool) -> None:
+    """Check the log as the monitor does, then cosign its latest checkpoint and send the cosignature back."""
+    import httpx
+
+    from verifier.monitor import FetchError
+    from verifier.witness import WitnessKey, witness_once
+
+    try:
+        key = WitnessKey.load(key_file)
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            result = witness_once(client, state_dir, log_key, key)
+    except VerificationError as e:
+        _fail(e, as_json)
+    except (FetchError, VerifierError, OSError) as e:
+        _io_error(str(e), as_json)
+    _ok(
+        [
+            ("cosigned checkpoint", f"size {result.checked.size}, root {result.checked.root}"),
+            ("witness", key.verifier_key),
+            ("entries checked", result.checked.size),
+        ],
+        {**result.checked.to_dict(), "note": result.note},
+        as_json,
+    )
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_log_key

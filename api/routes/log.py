@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.deps import LedgerDep, ReaderDep
 from api.errors import ApiError
-from api.models import CheckpointOut, ConsistencyProofOut, InclusionProofOut, SizeOut
+from api.models import CheckpointOut, ConsistencyProofOut, CosignedIn, InclusionProofOut, SizeOut
 from api.responses import READ, JSONLResponse, RawJSONResponse, errors, jsonl, text
 from ledger.service import Ledger
 from verifier.statement import b64encode
@@ -100,6 +100,15 @@ def consistency(ledger: LedgerDep, reader: ReaderDep, old: NonNegative, new: Non
 def tlog_proof(index: Index, ledger: LedgerDep, reader: ReaderDep) -> PlainTextResponse:
     """Entry ``index``'s tlog-proof file against the latest checkpoint (issued first if needed)."""
     return PlainTextResponse(ledger.tlog_proof(index))
+
+
+@router.post("/cosignatures", response_model=CheckpointOut, responses=errors(400, 403, 404, 422))
+def add_cosignatures(body: CosignedIn, ledger: LedgerDep) -> CheckpointOut:
+    """A witness returns a checkpoint it cosigned (C2SP tlog-cosignature) after checking it extends the last one
+    it cosigned; the log keeps the cosignatures of the witnesses it is configured with (LVYUE_WITNESSES).
+    Witnesses authenticate by their cosignatures."""
+    note = ledger.add_cosignatures(body.note)
+    return CheckpointOut(size=int(note.split("\n")[1]), note=note)
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut], responses=errors(*READ))

@@ -116,6 +116,10 @@ class LedgerStore:
         rows = self._rows(schema.CHECKPOINT_AT, (size,))
         return str(rows[0][0]) if rows else None
 
+    def replace_checkpoint(self, size: int, note: str) -> None:
+        """Store ``note`` (the same checkpoint with more cosignatures) in place of the one of that size."""
+        self._execute("UPDATE lvyue_checkpoints SET note = ? WHERE size = ?", (note, size))
+
     def add_checkpoint(self, size: int, note: str, issued: str) -> str:
         """Store a checkpoint unless one of that size exists; return the stored one."""
         self._execute(schema.INSERT_CHECKPOINT, (size, note, issued))
