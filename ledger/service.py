@@ -38,7 +38,7 @@ from verifier.checkpoint import Checkpoint, merge_cosignatures, sign_checkpoint,
 from verifier.entry import parse_entry
 from verifier.errors import FormatError, RuleViolation, SignatureError, VerificationError, VerifierError
 from verifier.identity import key_id, log_aggregate
-from verifier.merkle import prove_consistency, prove_inclusion, tree_hash
+from verifier.merkle import prove_consistency, prove_inclusion, prove_inclusions, tree_hash
 from verifier.proof_file import format_proof_file
 from verifier.receipt import make_receipt
 from verifier.rules import Facts, JudgmentState, apply
@@ -700,22 +700,11 @@ class Ledger:
             NotFound: an index is not below ``size`` or ``size`` exceeds the log.
         """
         self._check_size(size, self.size(), "size")
-        wanted: set[int] = set()
-
-        def record(ids: Sequence[int]) -> list[bytes]:
-            wanted.update(ids)
-            return [bytes(32)] * len(ids)
-
         for index in indexes:
             self._check_size(index, size, "index")
-            prove_inclusion(size, index, record)
-        order = sorted(wanted)
-        known = dict(zip(order, self.store.read_hashes(order), strict=True))
-
-        def read(ids: Sequence[int]) -> list[bytes]:
-            return [known[i] for i in ids]
-
-        return {index: prove_inclusion(size, index, read) for index in indexes}
+        if not indexes:
+            return {}
+        return prove_inclusions(size, indexes, self.store.read_hashes)
 
     def entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
         """The bytes of the entries at ``indexes`` (those that exist), read together."""

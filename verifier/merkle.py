@@ -42,9 +42,7 @@ HashReader = Callable[[Sequence[int]], Sequence[bytes]]
 
 def _maxpow2(n: int) -> tuple[int, int]:
     """Return ``(k, l)``: k the largest power of two smaller than n (n >= 2), ``k == 1 << l``."""
-    level = 0
-    while (1 << (level + 1)) < n:
-        level += 1
+    level = (n - 1).bit_length() - 1
     return 1 << level, level
 
 
@@ -67,15 +65,10 @@ def stored_hash_index(level: int, n: int) -> int:
     """
     if level < 0 or n < 0:
         raise ValueError("level and n must be non-negative")
-    # Level L's n'th hash is written right after level L+1's 2n+1'th hash.
-    for _ in range(level):
-        n = 2 * n + 1
-    # Level 0's n'th hash is written at n + n/2 + n/4 + ...
-    i = 0
-    while n > 0:
-        i += n
-        n >>= 1
-    return i + level
+    # Level L's n'th hash is written right after level L+1's 2n+1'th hash: level times n -> 2n + 1.
+    n = (n << level) | ((1 << level) - 1)
+    # Level 0's n'th hash is written at n + n/2 + n/4 + ... = 2n - popcount(n).
+    return 2 * n - n.bit_count() + level
 
 
 def split_stored_hash_index(index: int) -> tuple[int, int]:
@@ -259,6 +252,78 @@ def prove_inclusion(t: int, n: int, read: HashReader) -> list[bytes]:
     if rest:  # pragma: no cover - invariant
         raise AssertionError("bad index math in prove_inclusion")
     return p
+
+
+def prove_inclusions(t: int, indexes: Sequence[int], read: HashReader) -> dict[int, list[bytes]]:
+    """Inclusion proofs of many records in the tree of size ``t`` at once: the same proofs as
+    ``prove_inclusion`` (RFC 6962 PATH, the leaf's sibling first), with every stored hash they need read in one
+    call and each interior hash on the tree's right edge computed once for all of them.
+
+    Raises:
+        ValueError: ``t`` is not positive, or an index is not in ``[0, t)``.
+    """
+    _size_arg("t", t)
+    if t < 1:
+        raise ValueError("tree size must be positive")
+    for n in indexes:
+        if not 0 <= _check_int("index", n) < t:
+            raise ValueError(f"index {n} is not in a tree of size {t}")
+
+    def path(m: int, lo: int, hi: int, out: list[tuple[int, int]]) -> None:
+        while hi - lo > 1:  # iterative PATH(m, D[lo:hi]): siblings collected top-down, reversed at the end
+            k, _ = _maxpow2(hi - lo)
+            if m - lo < k:
+                out.append((lo + k, hi))
+                hi = lo + k
+            else:
+                out.append((lo, lo + k))
+                lo = lo + k
+        out.reverse()
+
+    paths = {}
+    for n in indexes:
+        ranges: list[tuple[int, int]] = []
+        path(n, 0, t, ranges)
+        paths[n] = ranges
+
+    def complete(lo: int, hi: int) -> int | None:
+        """The stored hash index of the subtree [lo, hi) when it is a complete, aligned one, else None."""
+        size = hi - lo
+        if size & (size - 1) == 0 and lo % size == 0:
+            level = size.bit_length() - 1
+            n = ((lo >> level) << level) | (size - 1)
+            return 2 * n - n.bit_count() + level
+        return None
+
+    needed: set[int] = set()
+
+    def collect(lo: int, hi: int) -> None:
+        stored = complete(lo, hi)
+        if stored is not None:
+            needed.add(stored)
+            return
+        k, _ = _maxpow2(hi - lo)
+        collect(lo, lo + k)
+        collect(lo + k, hi)
+
+    for ranges in paths.values():
+        for lo, hi in ranges:
+            collect(lo, hi)
+    order = sorted(needed)
+    stored_hashes = dict(zip(order, _read(read, order), strict=True))
+    memo: dict[tuple[int, int], bytes] = {}
+
+    def subtree(lo: int, hi: int) -> bytes:
+        stored = complete(lo, hi)
+        if stored is not None:
+            return stored_hashes[stored]
+        found = memo.get((lo, hi))
+        if found is None:
+            k, _ = _maxpow2(hi - lo)
+            found = memo[(lo, hi)] = node_hash(subtree(lo, lo + k), subtree(lo + k, hi))
+        return found
+
+    return {n: [subtree(lo, hi) for lo, hi in ranges] for n, ranges in paths.items()}
 
 
 def _tree_proof_index(lo: int, hi: int, n: int, need: list[int]) -> list[int]:

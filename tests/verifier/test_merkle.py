@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from verifier.merkle import (
     check_inclusion,
     prove_consistency,
     prove_inclusion,
+    prove_inclusions,
     root_of_leaves,
     split_stored_hash_index,
     stored_hash_count,
@@ -335,3 +337,23 @@ def test_memory_store_errors() -> None:
     assert store.root(0) == EMPTY_ROOT
     with pytest.raises(ValueError):
         root_of_leaves([b"\x00" * 31])
+
+
+def test_batched_inclusion_proofs_equal_single_ones() -> None:
+    store = _store([b"entry %d" % i for i in range(40)])
+    reads: list[int] = []
+
+    def counting_read(indexes: Sequence[int]) -> list[bytes]:
+        reads.append(len(indexes))
+        return store.read(indexes)
+
+    for t in range(1, 41):
+        wanted = list(range(t))
+        reads.clear()
+        batched = prove_inclusions(t, wanted, counting_read)
+        assert len(reads) == 1, "one read for all the proofs"
+        assert batched == {n: prove_inclusion(t, n, store.read) for n in wanted}
+    with pytest.raises(ValueError):
+        prove_inclusions(5, [5], store.read)
+    with pytest.raises(ValueError):
+        prove_inclusions(0, [], store.read)
