@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ledger.projections.runner import Projections
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["Poller"]
 
 log = logging.getLogger("lvyue.projections")
+LONG_CHAIN = 1000  # subjects with more entries than this are not recomputed on every tick
 
 
 class Poller(threading.Thread):
@@ -20,6 +22,11 @@ class Poller(threading.Thread):
 
     A failing run is logged and retried on the next tick (its batch was rolled back, nothing is lost). Call
     ``wake()`` after a submit to apply it at once instead of at the next tick.
+
+    Of the pollers of one data directory (several server workers), one runs at a time: each holds an exclusive
+    lock on ``<data dir>/projections.lock`` while it is the runner; the others wait for it, and one takes over
+    if the runner's process ends. Running several would be safe (positions move by compare-and-set) but each
+    would redo the same work.
     """
 
     def __init__(self, projections: Projections, ledger: Ledger, interval: float = 0.25) -> None:
@@ -30,17 +37,45 @@ class Poller(threading.Thread):
         self.errors = 0
         self._stop_event = threading.Event()
         self._wake = threading.Event()
+        self._lock_file: IO[bytes] | None = None
+
+    def _is_runner(self) -> bool:
+        """True once this poller holds the data directory's runner lock (tried again on each tick)."""
+        if self._lock_file is not None:
+            return True
+        path = self.ledger.settings.data_dir / "projections.lock"
+        handle = path.open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        return True
 
     def run(self) -> None:
         """The thread's loop (do not call; use ``start()``)."""
-        while not self._stop_event.is_set():
-            try:
-                self.projections.run_once(self.ledger)
-            except Exception:
-                self.errors += 1
-                log.exception("projection run failed; retrying")
-            self._wake.wait(self.interval)
-            self._wake.clear()
+        tick = 0
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    if self._is_runner():
+                        # Long chains (a busy authority) are recomputed when read, or here once a minute.
+                        tick += 1
+                        full = tick % max(1, int(60 / self.interval)) == 0
+                        self.projections.run_once(
+                            self.ledger,
+                            flush_budget=1.0 if full else self.interval / 10,
+                            flush_max_chain=None if full else LONG_CHAIN,
+                        )
+                except Exception:
+                    self.errors += 1
+                    log.exception("projection run failed; retrying")
+                self._wake.wait(self.interval)
+                self._wake.clear()
+        finally:
+            if self._lock_file is not None:
+                self._lock_file.close()  # releases the lock
 
     def wake(self) -> None:
         """Run now rather than at the next tick."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -312,10 +313,21 @@ class Projections:
             return int(conn.execute(select(TRACKING.c.position).where(TRACKING.c.name == RUNNER)).scalar_one())
 
     def run_once(
-        self, ledger: Ledger, *, batch: int = BATCH, progress: Callable[[int, int], None] | None = None
+        self,
+        ledger: Ledger,
+        *,
+        batch: int = BATCH,
+        progress: Callable[[int, int], None] | None = None,
+        flush_budget: float | None = None,
+        flush_max_chain: int | None = None,
     ) -> int:
         """Apply every entry after the tracked position, ``batch`` entries per transaction, then recompute the
         histories of the subjects they concern. Return the number of entries applied.
+
+        ``flush_budget`` (seconds) bounds the recomputation: the subjects with the shortest chains go first and
+        whatever the budget leaves stays stale, recomputed on its next read or run (a served log's poller uses
+        this, so a subject concerned by every entry, such as a busy authority, is not recomputed on every tick);
+        ``flush_max_chain`` leaves subjects with longer chains stale likewise.
 
         Raises:
             ProjectionError: an entry cannot be applied (its batch is rolled back; the position stays), or
@@ -342,7 +354,7 @@ class Projections:
                 self._cache_position = stop
                 if progress is not None:
                     progress(start, size)
-            self._flush(ledger)
+            self._flush(ledger, budget=flush_budget, max_chain=flush_max_chain)
             return applied
 
     def rebuild(self, ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> int:
@@ -555,17 +567,30 @@ class Projections:
 
     # -- histories ---------------------------------------------------------------------------------------------
 
-    def _flush(self, ledger: Ledger) -> int:
-        """Recompute every stale history; return how many."""
+    def _flush(self, ledger: Ledger, *, budget: float | None = None, max_chain: int | None = None) -> int:
+        """Recompute stale histories, shortest chains first: all of them, or those with at most ``max_chain``
+        entries that ``budget`` seconds allow; return how many."""
         with self.engine.connect() as conn:
-            stale = [
-                str(s)
-                for s in conn.execute(select(SUBJECT_HISTORY.c.subject).where(SUBJECT_HISTORY.c.as_of == "")).scalars()
-            ]
+            chain = func.count(SUBJECT_ENTRIES.c.idx)
+            query = (
+                select(SUBJECT_HISTORY.c.subject)
+                .join(SUBJECT_ENTRIES, SUBJECT_ENTRIES.c.subject == SUBJECT_HISTORY.c.subject, isouter=True)
+                .where(SUBJECT_HISTORY.c.as_of == "")
+                .group_by(SUBJECT_HISTORY.c.subject)
+                .order_by(chain, SUBJECT_HISTORY.c.subject)
+            )
+            if max_chain is not None:
+                query = query.having(chain <= max_chain)
+            stale = [str(s) for s in conn.execute(query).scalars()]
         today = self.clock()
+        deadline = None if budget is None else time.monotonic() + budget
+        done = 0
         for subject in stale:
+            if deadline is not None and time.monotonic() > deadline:
+                break
             self._compute(ledger, subject, today, store=True)
-        return len(stale)
+            done += 1
+        return done
 
     def refresh(self, ledger: Ledger | None = None) -> int:
         """Recompute every stored history whose date is not today (overdue ages grow with the calendar) and
