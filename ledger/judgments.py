@@ -33,7 +33,7 @@ from verifier.identity import check_subject_id
 from verifier.rules import ContractState, JudgmentState
 from verifier.rules.common import local_date
 from verifier.rules.repair import record_kind
-from verifier.statement import JUDGMENT_RECORD_EFFECTS, check_date, validate_body
+from verifier.statement import JUDGMENT_RECORD_EFFECTS, JUDGMENT_RECORD_MEMBERS, check_date, validate_body
 
 __all__ = [
     "CASE_INDEX",
@@ -292,20 +292,7 @@ def negative_records(ledger: Ledger, subject: str | None = None) -> list[dict[st
 
 # -- import -------------------------------------------------------------------------------------------------
 
-_FIELDS = (
-    "court",
-    "case_number",
-    "kind",
-    "decided_on",
-    "parties",
-    "contract",
-    "contract_number",
-    "summary_sha256",
-    "effect",
-    "party",
-    "milestone",
-    "outcome",
-)
+_FIELDS = JUDGMENT_RECORD_MEMBERS
 
 
 def _subject_id(value: object, what: str) -> str:
