@@ -61,6 +61,13 @@ def _nice_top(top: int) -> int:
         scale *= 10
 
 
+def _steps(top: int) -> int:
+    """How many grid steps divide ``top`` (1, 2 or 5 times a power of ten) into whole, even numbers."""
+    if top <= 5:
+        return top
+    return 5 if str(top)[0] in "15" else 4
+
+
 def _percent(bp: int) -> str:
     return f"{bp / 100:.0f}%"
 
@@ -97,9 +104,10 @@ def _frame(
     plot_h = height - top_pad - bottom
     base = top_pad + plot_h
     slot = (width - left - right) / max(1, len(labels))
-    for i in range(5):
-        v = top * i // 4
-        y = base - plot_h * i // 4
+    steps = _steps(top) if fmt != "bp" else 4
+    for i in range(steps + 1):
+        v = top * i // steps
+        y = base - plot_h * i // steps
         parts.append(f'<line x1="{left}" y1="{y}" x2="{width - right}" y2="{y}" stroke="#e0e0e0"/>')
         text = _percent(v) if fmt == "bp" else str(v)
         parts.append(f'<text x="{left - 6}" y="{y + 4}" text-anchor="end" fill="#555">{text}</text>')
