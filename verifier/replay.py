@@ -41,7 +41,7 @@ from verifier.merkle import CompactRange
 from verifier.note import Verifier
 from verifier.rules import AggregateState, CommitmentState, ContractState, Facts, apply
 from verifier.rules.judgment import JudgmentState
-from verifier.statement import STATEMENT_DOMAIN, SignedStatement, b64decode, b64encode, parse_signed_statement
+from verifier.statement import SignedStatement, b64decode, b64encode, parse_signed_statement
 
 __all__ = [
     "LogState",
@@ -86,20 +86,13 @@ class Prepared:
     error: VerificationError | None
 
 
-def _message(data: bytes, signed: SignedStatement) -> bytes:
-    """The signed message, cut out of the canonical entry bytes (the statement is their last member).
-
-    After parse_signed_statement the signatures are flat objects and links hold integers, so the first ``]``
-    followed by the ``statement`` member is the end of the top-level signatures array.
-    """
-    pos = data.find(_STATEMENT_MEMBER)
-    if pos < 0:  # pragma: no cover - parse_entry guarantees the member
-        return signed.message()
-    return STATEMENT_DOMAIN + data[pos + len(_STATEMENT_MEMBER) - 1 : -1]
-
-
 def _statement_bytes(data: bytes) -> bytes | None:
-    """canonical(statement), cut out of canonical entry bytes (see ``_message``), or None if not found."""
+    """canonical(statement), cut out of canonical entry bytes (the statement is their last member), or None.
+
+    After parse_entry the links hold integers and a valid signature object holds only strings, so the first
+    ``]`` followed by the ``statement`` member ends the top-level signatures array; an entry whose signatures
+    are shaped otherwise fails parse_signed_statement.
+    """
     pos = data.find(_STATEMENT_MEMBER)
     return None if pos < 0 else data[pos + len(_STATEMENT_MEMBER) - 1 : -1]
 
@@ -125,7 +118,7 @@ def prepare(data: bytes, position: int | None = None) -> Prepared:
     except VerifierError as e:
         err = VerificationError("malformed", f"entry {entry.index}: {e}", index=entry.index)
         return Prepared(data, entry, None, b"", digest, leaf, err)
-    return Prepared(data, entry, signed, _message(data, signed), digest, leaf, None)
+    return Prepared(data, entry, signed, signed.message(), digest, leaf, None)
 
 
 def check_signature(message: bytes, sig: bytes, public_key: bytes) -> bool:
