@@ -36,6 +36,7 @@ import nacl.exceptions
 
 from verifier.entry import Entry, parse_entry
 from verifier.errors import FormatError, RuleViolation, VerificationError, VerifierError
+from verifier.identity import key_id
 from verifier.keys import KeyHistory, KeyNotValidError
 from verifier.merkle import CompactRange
 from verifier.note import Verifier
@@ -307,12 +308,12 @@ class LogState:
             self._check_genesis_key(signed)
         for pos, s in enumerate(signed.signatures):
             if index == 0:
-                if s.key_id != _key_id(self.log_key):
+                if s.key_id != key_id(self.log_key):
                     raise VerificationError(
                         "unknown_key",
                         f"entry 0 is signed with the log key, not {s.key_id}",
                         index=0,
-                        expected=_key_id(self.log_key),
+                        expected=key_id(self.log_key),
                         found=s.key_id,
                     )
                 public_key = self.log_key
@@ -393,7 +394,7 @@ class LogState:
                     for role in ("operator", "authority")
                 ]
                 for subject, pk in binds:
-                    self.keys.bind(subject, _key_id(pk), pk, index)
+                    self.keys.bind(subject, key_id(pk), pk, index)
                 self.operator = body["operator"]["subject"]
                 self.authority = body["authority"]["subject"]
                 self.registered.update((self.operator, self.authority))
@@ -410,10 +411,6 @@ class LogState:
             raise RuleFailure(e.code, f"entry {index}: {e}", index=index) from e
         except VerifierError as e:
             raise RuleFailure("key_not_valid", f"entry {index}: {e}", index=index) from e
-
-
-def _key_id(public_key: bytes) -> str:
-    return "ed25519:" + hashlib.sha256(public_key).digest()[:8].hex()
 
 
 def replay(entries: Sequence[bytes], log_verifier_key: str) -> LogState:
