@@ -26,7 +26,6 @@ of time (for instance on a thread pool) for the public keys they were computed w
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ import nacl.exceptions
 
 from verifier.entry import Entry, parse_entry
 from verifier.errors import FormatError, RuleViolation, VerificationError, VerifierError
+from verifier.hashing import entry_hash, leaf_hash
 from verifier.identity import key_id
 from verifier.keys import KeyHistory, KeyNotValidError
 from verifier.merkle import CompactRange
@@ -104,8 +104,8 @@ def prepare(data: bytes, position: int | None = None) -> Prepared:
     ``position`` is the index the entry should have (used to name a malformed entry). Raises nothing: a
     malformed entry is returned with ``error`` set.
     """
-    digest = hashlib.sha256(data).digest()
-    leaf = hashlib.sha256(b"\x00" + data).digest()
+    digest = entry_hash(data)
+    leaf = leaf_hash(data)
     try:
         entry = parse_entry(data)
     except FormatError as e:
