@@ -35,7 +35,7 @@ from verifier.bundle import indexed_lines, verify_bundle  # noqa: E402
 from verifier.checkpoint import Checkpoint, sign_checkpoint  # noqa: E402
 from verifier.entry import encode_entry  # noqa: E402
 from verifier.hashing import entry_hash, leaf_hash  # noqa: E402
-from verifier.identity import log_aggregate, make_credit_code, subject_aggregate  # noqa: E402
+from verifier.identity import key_id, log_aggregate, make_credit_code, subject_aggregate  # noqa: E402
 from verifier.keys import KeyHistory  # noqa: E402
 from verifier.merkle import CompactRange  # noqa: E402
 from verifier.note import Signer, verifier_key_string  # noqa: E402
@@ -67,7 +67,7 @@ class _Party:
         self.generation = generation
         self.seed = _seed(f"{subject}/{generation}")
         self.public_key = public_key_of(self.seed)
-        self.key_id = "ed25519:" + hashlib.sha256(self.public_key).digest()[:8].hex()
+        self.key_id = key_id(self.public_key)
 
 
 class _Writer:
@@ -174,7 +174,7 @@ def generate(path: Path, total: int) -> None:
                 "public_key": b64encode(authority.public_key),
             },
         }
-        log_key_id = "ed25519:" + hashlib.sha256(public_key_of(LOG_SEED)).digest()[:8].hex()
+        log_key_id = key_id(public_key_of(LOG_SEED))
         w.add(
             operator,
             "log.genesis",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 
 import orjson
 import pytest
@@ -12,6 +11,7 @@ from tests.tamper.helpers import Built, as_bundle, rechain
 from verifier.bundle import verify_bundle
 from verifier.checkpoint import Checkpoint, cosign, parse_checkpoint_note, sign_checkpoint, witness_verifier_key_string
 from verifier.errors import VerificationError
+from verifier.identity import key_id
 from verifier.note import Signer
 from verifier.replay import RuleFailure
 from verifier.statement import public_key_of, sign_statement
@@ -108,7 +108,7 @@ def _resign(built: Built, index: int, seed: bytes, actor: str | None = None) -> 
     if actor is not None:
         st["actor"] = actor
     pk = public_key_of(seed)
-    st["key_id"] = "ed25519:" + hashlib.sha256(pk).digest()[:8].hex()
+    st["key_id"] = key_id(pk)
     value["signatures"] = [sign_statement(st, st["actor"], seed)]
     return rechain(replace_entry(built, index, value), built.log_seed)
 
