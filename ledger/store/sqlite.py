@@ -6,19 +6,23 @@ log's head to the commit: two writers, in one process or several, can never chai
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
     SQLiteConnection,
+    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
     SQLiteTransaction,
 )
+from eventsourcing.utils import Environment, EnvType
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
@@ -123,7 +127,42 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]
 
 
+STATEMENT_CACHE = 128
+"""Prepared statements kept per connection. The library opens its connections with a cache of one statement, so
+an append, which runs about eight different statements, would parse every one of them again each time."""
+
+
+class _LedgerSQLitePool(SQLiteConnectionPool):
+    """The library's connection pool, with connections that keep their prepared statements."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit: transactions are begun explicitly
+                cached_statements=STATEMENT_CACHE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            mode = c.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                c.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
 class LedgerSQLiteFactory(SQLiteFactory):
     """eventsourcing infrastructure factory whose application recorder is the ledger's."""
 
     application_recorder_class = LedgerSQLiteRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        # The pool makes its connections on demand: none exists yet, so its class can still be chosen.
+        self.datastore.pool.__class__ = _LedgerSQLitePool
