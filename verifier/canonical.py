@@ -11,6 +11,7 @@ with a non-ASCII key take the ``rfc8785`` reference implementation. ``docs/vecto
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -100,12 +101,45 @@ def canonicalize(value: Any) -> bytes:
         raise CanonicalizationError(str(e)) from e
 
 
+class _Refused(ValueError):
+    """A number the data model refuses (a fraction, an exponent, NaN or Infinity), met while parsing."""
+
+
+def _refuse(token: str) -> Any:
+    raise _Refused(token)
+
+
+_DECODER = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse)
+_STRICT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
 def parse_canonical(data: bytes) -> Any:
     """Parse ``data`` as JSON and require it to be in canonical form already.
+
+    The common case takes one pass of the standard library's C parser, which calls back only on a fraction,
+    an exponent or a non-finite literal (all refused), and one orjson serialisation with sorted keys and the
+    exact integer range, compared with ``data``. Without characters beyond U+FFFF, UTF-16 and code-point key
+    orders agree, so that serialisation is the canonical form. Anything else (a refused number, a character
+    beyond U+FFFF, bytes that do not parse) takes the full check, which also names what is wrong.
 
     Raises:
         CanonicalizationError: ``data`` is not JSON, or is JSON but not byte-for-byte canonical.
     """
+    # lead bytes of the UTF-8 sequences beyond U+FFFF
+    if not (b"\xf0" in data or b"\xf1" in data or b"\xf2" in data or b"\xf3" in data or b"\xf4" in data):
+        try:
+            value = _DECODER.decode(data.decode("utf-8"))
+            out = orjson.dumps(value, option=_STRICT)
+        except (ValueError, orjson.JSONEncodeError):  # JSONDecodeError, UnicodeDecodeError, _Refused
+            pass
+        else:
+            if out != data:
+                raise CanonicalizationError("JSON is not in RFC 8785 canonical form")
+            return value
+    return _parse_canonical_fully(data)
+
+
+def _parse_canonical_fully(data: bytes) -> Any:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as e:
