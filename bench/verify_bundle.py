@@ -323,7 +323,7 @@ def raw_verify_rate(seconds: float = 2.0, threads: int = 2) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -336,7 +336,7 @@ def main() -> None:
     raw = raw_verify_rate(threads=2)
     with path.open("rb") as f, path.open("rb") as again:
         lines, entry_at = indexed_lines(f, again)  # as lvyue-verify reads a file: earlier entries read back
-        summary = verify_bundle(lines, LOG_KEY, threads=args.threads, entry_at=entry_at)
+        summary = verify_bundle(lines, LOG_KEY, workers=args.workers, entry_at=entry_at)
     rate = summary.entries / summary.seconds
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"entries           {summary.entries}")

@@ -13,18 +13,22 @@ of the checkpoints seen, never the entries themselves. It checks, in the order t
   (``cosignature``); the largest checkpoint must satisfy the witness policy (``cosignature``);
 - the final keys line against the key history derived from the entries (``keys``).
 
-Signatures are verified on a small thread pool ahead of the sequential checks (Ed25519 in libsodium releases
-the GIL); the first failure in log order is still the one reported.
+With workers (the default on a machine with several CPUs), worker processes do the stateless part of each
+entry ahead of the sequential checks: canonical bytes, statement shape, hashes and the Ed25519 verification of
+its signatures, ``chunk`` entry lines at a time (verifier.parallel). This process keeps everything that depends
+on what came before (chain links, which key is valid at which index, rules, the Merkle tree, checkpoints), uses a
+worker's signature result only when it was computed with the key valid at that index, and prepares again here
+any entry a worker found malformed, so the failure reported is the first in log order, the same as in-process.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -32,14 +36,13 @@ import orjson
 
 from verifier.checkpoint import check_witness_policy, verify_checkpoint, verify_cosignatures
 from verifier.errors import VerificationError
-from verifier.replay import LogState, Prepared, check_signature, prepare
+from verifier.parallel import Binding, EntryResult, WorkerPool, find_bindings
+from verifier.replay import LogState, Prepared, prepare, prepared_from_checked
 
-__all__ = ["BUNDLE_FORMAT", "BundleSummary", "verify_bundle"]
+__all__ = ["BUNDLE_FORMAT", "BundleSummary", "default_workers", "indexed_lines", "verify_bundle"]
 
 BUNDLE_FORMAT = "lvyue-bundle/v1"
 _ENTRY_PREFIX = b'{"index":'
-_WINDOW = 256
-_CHUNK = 64
 
 Progress = Callable[[int, int], None]
 """``progress(entries checked, bytes read)``, called every few thousand entries and at the end."""
@@ -82,10 +85,6 @@ class BundleSummary:
         }
 
 
-def _verify_jobs(jobs: Sequence[_Job]) -> _Results:
-    return [(slot, pos, pk, check_signature(msg, sig, pk)) for slot, pos, msg, sig, pk in jobs]
-
-
 def _object(line: bytes, what: str) -> dict[str, Any]:
     try:
         value = orjson.loads(line)
@@ -116,7 +115,7 @@ class _Verifier:
         self.checkpoints = 0
         self.keys_seen = False
         self.bytes_read = 0
-        self.position = 0  # entries read (prepared), ahead of the state while pipelining
+        self.position = 0  # entries read, in-process
 
     # -- header, checkpoints, keys ----------------------------------------------------------------------------
 
@@ -225,11 +224,17 @@ class _Verifier:
                 found=self.state.size,
             )
 
-    def after_entry(self) -> None:
-        size = self.state.size
-        root = self.waiting.pop(size, None)
-        if root is not None:
-            self._check_root(size, root)
+    def entry(self, item: Prepared, presigned: dict[int, tuple[bytes, bool]] | None) -> None:
+        state = self.state
+        if self.keys_seen:
+            raise VerificationError("malformed", "an entry follows the keys line", index=state.size)
+        state.apply(item, presigned)
+        if self.waiting:
+            root = self.waiting.pop(state.size, None)
+            if root is not None:
+                self._check_root(state.size, root)
+        if self.progress is not None and state.size % 4096 == 0:
+            self.progress(state.size, self.bytes_read)
 
     def finish(self) -> None:
         if not self.keys_seen:
@@ -243,6 +248,12 @@ class _Verifier:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def default_workers() -> int:
+    """Worker processes ``verify_bundle`` uses by default: one per CPU, none on a single CPU."""
+    n = os.cpu_count() or 1
+    return n if n > 1 else 0
 
 
 def _lines(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -285,34 +296,39 @@ def verify_bundle(
     witnesses: Sequence[str] = (),
     witness_threshold: int = 0,
     progress: Progress | None = None,
-    threads: int = 2,
+    workers: int | None = None,
+    chunk: int = 2048,
     entry_at: Callable[[int], bytes | None] | None = None,
 ) -> BundleSummary:
     """Verify a bundle given line by line (with or without their newlines) against the auditor's log key.
 
     ``witnesses`` are witness verifier keys and ``witness_threshold`` how many of them must have cosigned the
-    largest checkpoint. ``threads`` verify signatures ahead of the sequential checks (0: none). ``entry_at``
-    reads an entry already verified back from the bundle (see ``LogState``); give it to keep memory flat.
+    largest checkpoint. ``workers`` processes do the stateless checks of entries and verify their signatures
+    (verifier.parallel), ``chunk`` entry lines at a time, ahead of the sequential checks done here; None: one
+    per CPU when there are several; 0: everything in this process (also what a bundle of fewer than ``chunk``
+    entries gets). The result and the failure reported are the same either way. ``entry_at`` reads an entry
+    already verified back from the bundle (see ``LogState``); give it to keep memory flat.
 
     Raises:
         VerificationError: the first failure in log order (docs/format.md section 11); ``index`` names the
             first bad entry when the failure belongs to one.
-        ValueError: ``witness_threshold`` is negative or larger than the number of witnesses.
+        ValueError: ``witness_threshold`` is negative or larger than the number of witnesses, ``chunk`` is
+            not positive.
+        RuntimeError: a worker process failed.
     """
     if not isinstance(witness_threshold, int) or not 0 <= witness_threshold <= len(witnesses):
         raise ValueError("witness threshold must be between 0 and the number of witnesses")
+    if chunk < 1:
+        raise ValueError("chunk must be positive")
+    if workers is None:
+        workers = default_workers()
     started = time.perf_counter()
     v = _Verifier(log_verifier_key, witnesses, witness_threshold, progress, entry_at)
     stream = _lines(lines)
     first = next(stream, None)
     v.header(first)
     v.bytes_read = len(first or b"") + 1
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lvyue-verify") if threads > 0 else None
-    try:
-        _run(v, stream, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    _run(v, stream, workers, chunk)
     v.finish()
     st = v.state
     if progress is not None:
@@ -333,62 +349,66 @@ def verify_bundle(
     )
 
 
-_Item = Prepared | bytes
+def _run(v: _Verifier, stream: Iterator[bytes], workers: int, chunk: int) -> None:
+    """Read the lines; with workers, send chunks of entry lines to them and apply each chunk's results in
+    order while they check the chunks after it. A bundle shorter than one chunk starts no worker."""
+    if workers <= 0:
+        for line in stream:
+            v.bytes_read += len(line) + 1
+            if line.startswith(_ENTRY_PREFIX):
+                v.entry(prepare(line, v.position), None)
+                v.position += 1
+            else:
+                v.other(line)
+        return
+    pool: WorkerPool | None = None
+    inflight: deque[tuple[int, list[bytes]]] = deque()  # (position of its first entry, its lines)
+    items: list[bytes] = []
+    entries: list[bytes] = []
+    bindings: list[Binding] = []
+    position = 0
+    try:
+        for line in stream:
+            v.bytes_read += len(line) + 1
+            items.append(line)
+            if not line.startswith(_ENTRY_PREFIX):
+                continue
+            entries.append(line)
+            found = find_bindings(line)
+            if found:
+                bindings.extend(found)
+            if len(entries) < chunk:
+                continue
+            if pool is None:
+                pool = WorkerPool(workers, v.state.log_key)
+            pool.bind(bindings)
+            bindings.clear()
+            pool.submit(position, entries)
+            inflight.append((position, items))
+            position += len(entries)
+            items, entries = [], []
+            if pool.pending > 2 * workers:
+                _apply_chunk(v, *inflight.popleft(), pool.collect())
+        while inflight:
+            assert pool is not None
+            _apply_chunk(v, *inflight.popleft(), pool.collect())
+        _apply_chunk(v, position, items, None)
+    finally:
+        if pool is not None:
+            pool.close()
 
 
-def _run(v: _Verifier, stream: Iterator[bytes], pool: ThreadPoolExecutor | None) -> None:
-    """Read windows of lines; verify each window's signatures on the pool while applying the one before."""
-    inflight: deque[tuple[list[_Item], list[Future[_Results]]]] = deque()
-    window: list[_Item] = []
-    entries_in_window = 0
-    for line in stream:
-        v.bytes_read += len(line) + 1
-        if line.startswith(_ENTRY_PREFIX):
-            window.append(prepare(line, v.position))
-            v.position += 1
-            entries_in_window += 1
-            if entries_in_window >= _WINDOW:
-                inflight.append((window, _submit(v, window, pool)))
-                window, entries_in_window = [], 0
-                if len(inflight) > 1:
-                    _apply(v, *inflight.popleft())
-        else:
-            window.append(line)
-    inflight.append((window, _submit(v, window, pool)))
-    while inflight:
-        _apply(v, *inflight.popleft())
-
-
-def _submit(v: _Verifier, window: list[_Item], pool: ThreadPoolExecutor | None) -> list[Future[_Results]]:
-    if pool is None:
-        return []
-    state = v.state
-    jobs: list[_Job] = []
-    for slot, item in enumerate(window):
-        if not isinstance(item, Prepared) or item.signed is None or item.entry is None:
+def _apply_chunk(v: _Verifier, position: int, items: list[bytes], results: list[EntryResult] | None) -> None:
+    """Apply a chunk's lines in order: entries with their workers' results (None: none, prepared here)."""
+    k = 0
+    for line in items:
+        if not line.startswith(_ENTRY_PREFIX):
+            v.other(line)
             continue
-        index = item.entry.index
-        for pos, s in enumerate(item.signed.signatures):
-            pk = state.public_key(s.signer, s.key_id, index)
-            if pk is not None:
-                jobs.append((slot, pos, item.message, s.sig, pk))
-    return [pool.submit(_verify_jobs, jobs[i : i + _CHUNK]) for i in range(0, len(jobs), _CHUNK)]
-
-
-def _apply(v: _Verifier, window: list[_Item], futures: list[Future[_Results]]) -> None:
-    presigned: dict[int, dict[int, tuple[bytes, bool]]] = {}
-    for f in futures:
-        for slot, pos, pk, ok in f.result():
-            presigned.setdefault(slot, {})[pos] = (pk, ok)
-    state = v.state
-    for slot, item in enumerate(window):
-        if isinstance(item, Prepared):
-            if v.keys_seen:
-                raise VerificationError("malformed", "an entry follows the keys line", index=state.size)
-            state.apply(item, presigned.get(slot))
-            if v.waiting:
-                v.after_entry()
-            if v.progress is not None and state.size % 4096 == 0:
-                v.progress(state.size, v.bytes_read)
+        r = results[k] if results is not None else None
+        if r is None:
+            v.entry(prepare(line, position + k), None)
         else:
-            v.other(item)
+            hashes, sigs = r
+            v.entry(prepared_from_checked(line, hashes), {i: x for i, x in enumerate(sigs) if x is not None})
+        k += 1

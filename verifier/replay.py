@@ -21,17 +21,30 @@ Each entry is checked in this order (the first failure is reported):
 
 Checking signatures is the expensive part and needs no state but the public key: ``prepare`` does the stateless
 work of an entry (parsing, hashing, the signed message) and ``apply`` accepts signature results computed ahead
-of time (for instance on a thread pool) for the public keys they were computed with.
+of time (verifier.parallel does both on worker processes) for the public keys they were computed with; a result
+is used only when its key is the one valid at the entry's index. ``prepared_from_checked`` rebuilds an entry
+that already passed ``prepare`` elsewhere without repeating its checks.
+
+Memory follows the live aggregates, not the log: an aggregate whose state is final (a contract withdrawn,
+terminated or completed, a commitment kept or broken), on which the rules accept no statement any more, is kept
+as its version and its state compressed, unpacked again only when something reads it (a later statement on it,
+which the rules then refuse, or a repair looking at the record it concerns).
 """
 
 from __future__ import annotations
 
+import base64
+import zlib
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from types import MappingProxyType
 from typing import Any
 
 import nacl.bindings
 import nacl.exceptions
+import orjson
 
 from verifier.entry import Entry, parse_entry
 from verifier.errors import FormatError, RuleViolation, VerificationError, VerifierError
@@ -40,9 +53,24 @@ from verifier.identity import key_id
 from verifier.keys import KeyHistory, KeyNotValidError
 from verifier.merkle import CompactRange
 from verifier.note import Verifier
-from verifier.rules import AggregateState, CommitmentState, ContractState, Facts, apply
+from verifier.rules import (
+    AggregateState,
+    CommitmentState,
+    ContractState,
+    Facts,
+    JudgmentRecord,
+    MilestoneState,
+    apply,
+)
 from verifier.rules.judgment import JudgmentState
-from verifier.statement import SignedStatement, b64decode, b64encode, parse_signed_statement
+from verifier.statement import (
+    STATEMENT_DOMAIN,
+    Signature,
+    SignedStatement,
+    b64decode,
+    b64encode,
+    parse_signed_statement,
+)
 
 __all__ = [
     "LogState",
@@ -50,6 +78,7 @@ __all__ = [
     "RuleFailure",
     "check_signature",
     "prepare",
+    "prepared_from_checked",
     "replay",
 ]
 
@@ -122,6 +151,22 @@ def prepare(data: bytes, position: int | None = None) -> Prepared:
     return Prepared(data, entry, signed, signed.message(), digest, leaf, None)
 
 
+def prepared_from_checked(data: bytes, hashes: bytes) -> Prepared:
+    """The ``prepare`` result of entry bytes already found well-formed by ``prepare`` (on a worker), rebuilt
+    without repeating its checks; ``hashes`` is ``entry hash || leaf hash`` as computed there.
+
+    Only for bytes ``prepare`` returned without ``error``: anything else may raise any exception.
+    """
+    value = orjson.loads(data)
+    st = value["statement"]
+    raw = value["signatures"]
+    sigs = tuple(Signature(s["signer"], s["key_id"], base64.b64decode(s["sig"])) for s in raw)
+    statement_bytes = data[data.find(_STATEMENT_MEMBER) + len(_STATEMENT_MEMBER) - 1 : -1]
+    signed = SignedStatement(st, sigs, statement_bytes)
+    entry = Entry(value["index"], value["prev"], value["links"], st, raw, value["received"], data)
+    return Prepared(data, entry, signed, STATEMENT_DOMAIN + statement_bytes, hashes[:32], hashes[32:], None)
+
+
 def check_signature(message: bytes, sig: bytes, public_key: bytes) -> bool:
     """True when ``sig`` is a valid Ed25519 signature of ``message`` by ``public_key``. Raises nothing.
 
@@ -138,6 +183,86 @@ def check_signature(message: bytes, sig: bytes, public_key: bytes) -> bool:
 class _Aggregate:
     version: int
     state: AggregateState | None
+
+
+_CONTRACT, _COMMITMENT = 0, 1
+
+
+def _final_tag(state: AggregateState) -> int | None:
+    """The packing tag of a state the rules accept no statement after, None for any other state."""
+    if isinstance(state, ContractState):
+        return _CONTRACT if state.final else None
+    if isinstance(state, CommitmentState):
+        return _COMMITMENT if state.status in ("kept", "broken") else None
+    return None
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, MappingProxyType):
+        return dict(value)
+    if isinstance(value, frozenset):
+        return sorted(value)
+    raise TypeError(type(value).__name__)
+
+
+def _restore_contract(d: dict[str, Any]) -> ContractState:
+    d["parties"] = tuple(d["parties"])
+    d["consented"] = frozenset(d["consented"])
+    d["milestones"] = MappingProxyType({k: MilestoneState(**m) for k, m in d["milestones"].items()})
+    d["judgments"] = tuple(JudgmentRecord(**j) for j in d["judgments"])
+    return ContractState(**d)
+
+
+def _restore_commitment(d: dict[str, Any]) -> CommitmentState:
+    return CommitmentState(**d)
+
+
+_RESTORE: dict[int, Callable[[dict[str, Any]], AggregateState]] = {
+    _CONTRACT: _restore_contract,
+    _COMMITMENT: _restore_commitment,
+}
+
+
+class _Retired:
+    """Final aggregate states: each one's version, tag and state as JSON, compressed by batches of ``_BATCH``
+    (states of a kind share most of their text, so a batch compresses well). Reading one decompresses its batch.
+    """
+
+    __slots__ = ("_batches", "_ends", "_open", "_slots")
+
+    _BATCH = 256
+
+    def __init__(self) -> None:
+        self._slots: dict[str, int] = {}  # aggregate -> slot; slot // _BATCH is its batch
+        self._open: list[bytes] = []  # the batch being filled, not compressed yet
+        self._batches: list[bytes] = []
+        self._ends: list[array[int]] = []  # per compressed batch, where each item ends
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def put(self, aggregate: str, version: int, tag: int, state: AggregateState) -> None:
+        self._slots[aggregate] = len(self._batches) * self._BATCH + len(self._open)
+        self._open.append(version.to_bytes(8, "big") + bytes((tag,)) + orjson.dumps(state, default=_json_default))
+        if len(self._open) == self._BATCH:
+            self._ends.append(array("I", accumulate(map(len, self._open))))
+            self._batches.append(zlib.compress(b"".join(self._open), 1))
+            self._open = []
+
+    def get(self, aggregate: str) -> tuple[int, AggregateState] | None:
+        slot = self._slots.get(aggregate)
+        if slot is None:
+            return None
+        batch, k = divmod(slot, self._BATCH)
+        if batch == len(self._batches):
+            item = self._open[k]
+        else:
+            ends = self._ends[batch]
+            item = zlib.decompress(self._batches[batch])[ends[k - 1] if k else 0 : ends[k]]
+        return int.from_bytes(item[:8], "big"), _RESTORE[item[8]](orjson.loads(item[9:]))
+
+    def pop(self, aggregate: str) -> None:
+        self._slots.pop(aggregate, None)
 
 
 class LogState:
@@ -165,7 +290,8 @@ class LogState:
         self.keys = KeyHistory()
         self.registered: set[str] = set()
         self.heads: dict[str, int] = {}
-        self.aggregates: dict[str, _Aggregate] = {}
+        self.aggregates: dict[str, _Aggregate] = {}  # live ones; final ones are in _retired
+        self._retired = _Retired()
         self.operator = ""
         self.authority = ""
         self.subjects = 0
@@ -191,7 +317,9 @@ class LogState:
     def aggregate(self, aggregate: str) -> tuple[int, AggregateState | None]:
         """(version, rule state) of an aggregate; (0, None) when it has no statements. Raises nothing."""
         rec = self.aggregates.get(aggregate)
-        return (0, None) if rec is None else (rec.version, rec.state)
+        if rec is not None:
+            return rec.version, rec.state
+        return self._retired.get(aggregate) or (0, None)
 
     def key_records(self) -> list[dict[str, Any]]:
         """The derived key history in the bundle's ``keys`` line shape. Raises nothing."""
@@ -250,7 +378,7 @@ class LogState:
         self._check_signatures(index, signed, p.message, presigned)
         st = signed.statement
         rec = self.aggregates.get(signed.aggregate)
-        version, state = (0, None) if rec is None else (rec.version, rec.state)
+        version, state = (rec.version, rec.state) if rec is not None else self.aggregate(signed.aggregate)
         if signed.version != version + 1:
             raise RuleFailure(
                 "version_conflict",
@@ -279,8 +407,15 @@ class LogState:
             )
         self._effects(index, signed)
         # everything checked: commit
-        if rec is None:
+        tag = _final_tag(outcome.state)
+        if tag is not None:
+            self._retired.put(signed.aggregate, signed.version, tag, outcome.state)
+            if rec is not None:
+                del self.aggregates[signed.aggregate]
+        elif rec is None:
             self.aggregates[signed.aggregate] = _Aggregate(signed.version, outcome.state)
+            if version:
+                self._retired.pop(signed.aggregate)
         else:
             rec.version = signed.version
             rec.state = outcome.state
@@ -368,8 +503,7 @@ class LogState:
         )
 
     def _aggregate_state(self, aggregate: str) -> object | None:
-        rec = self.aggregates.get(aggregate)
-        return None if rec is None else rec.state
+        return self.aggregate(aggregate)[1]
 
     def _earlier_entry(self, index: int) -> tuple[Mapping[str, Any], tuple[str, ...]] | None:
         if not 0 <= index < self.size:

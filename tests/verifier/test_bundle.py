@@ -59,7 +59,7 @@ def test_vector_summary() -> None:
 
 @pytest.mark.parametrize("threads", [0, 1, 2])
 def test_vector_summary_any_thread_count(threads: int) -> None:
-    summary = verify_bundle([line.encode() for line in LINES], LOG_KEY, threads=threads)
+    summary = verify_bundle([line.encode() for line in LINES], LOG_KEY, workers=threads)
     assert summary.entries == VECTORS["summary"]["entries"]
 
 
