@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Literal
@@ -54,6 +54,7 @@ from verifier.statement import (
 
 Receipt = dict[str, Any]
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the log's clock a statement's time may be
+_SignatureJob = tuple[int, bytes, bytes, bytes, str, str]  # item, message, signature, public key, key id, signer
 _PARALLEL_VERIFY = 16  # at least this many signatures (or receipts) are shared with a second thread
 STATE_CACHE = 200_000  # aggregate states kept in memory
 
@@ -206,8 +207,9 @@ class Ledger:
         """
         if not items:
             raise MalformedInput("empty batch", code="empty_batch")
-        checked = self._check_each(items, all_or_nothing=True)
-        return self._append([p for p in checked if isinstance(p, _Prepared)])
+        deferred: list[Future[dict[int, LedgerError]]] = []
+        checked = self._check_each(items, all_or_nothing=True, deferred=deferred)
+        return self._append([p for p in checked if isinstance(p, _Prepared)], deferred[0] if deferred else None)
 
     def submit_each(self, items: Sequence[Mapping[str, Any]]) -> list[Receipt | LedgerError]:
         """Check independent signed statements and append those that pass in one transaction (group commit):
@@ -235,9 +237,29 @@ class Ledger:
                 out.append(e)
         return out
 
-    def _append(self, prepared: Sequence[_Prepared]) -> list[Receipt]:
+    def _append(
+        self, prepared: Sequence[_Prepared], verifying: Future[dict[int, LedgerError]] | None = None
+    ) -> list[Receipt]:
+        """Store the checked statements and return their receipts.
+
+        ``verifying``, when given, is the signature check still running on a pool thread: the transaction
+        waits for it before it commits and rolls back on a bad signature (reported before any other error).
+        The receipts of the first half are signed on a pool thread while the commit waits on the disk (both
+        release the GIL), the rest on this thread after it; none leaves here unless the commit succeeded."""
+        ahead: list[Future[list[Receipt]]] = []
+
+        def before_commit(appended: list[Appended]) -> None:
+            if verifying is not None:
+                _raise_first(verifying.result())
+            ahead.append(self._pool.submit(self._receipts, appended[: (len(appended) + 1) // 2]))
+
         try:
-            appended = self.store.append([p.pending for p in prepared])
+            try:
+                appended = self.store.append([p.pending for p in prepared], before_commit=before_commit)
+            except (IntegrityError, PersistenceError, LedgerError):
+                if verifying is not None:
+                    _raise_first(verifying.result())
+                raise
         except IntegrityError as e:
             with self._lock:
                 for p in prepared:
@@ -254,21 +276,31 @@ class Ledger:
             for p in prepared:
                 self._remember(p.signed.aggregate, p.signed.version, p.state)
             self._known_size = max(self._known_size, appended[-1].index + 1)
-        receipts: list[Receipt] = [{} for _ in appended]
+        first = ahead[0].result()
+        return first + self._receipts(appended[len(first) :])
 
-        def make(job: tuple[int, Appended]) -> None:
-            receipts[job[0]] = self._receipt(job[1])
+    def _receipts(self, appended: Sequence[Appended]) -> list[Receipt]:
+        return [self._receipt(a) for a in appended]
 
-        self._in_two(make, list(enumerate(appended)))
-        return receipts
-
-    def _check_each(self, items: Sequence[Mapping[str, Any]], *, all_or_nothing: bool) -> list[_Prepared | LedgerError]:
+    def _check_each(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        all_or_nothing: bool,
+        deferred: list[Future[dict[int, LedgerError]]] | None = None,
+    ) -> list[_Prepared | LedgerError]:
         """Parse, verify and rule-check each item, in order. With ``all_or_nothing`` the first refusal is raised;
-        otherwise each refused item gets its error and the others are checked as if it had not been sent."""
+        otherwise each refused item gets its error and the others are checked as if it had not been sent.
+
+        Given ``deferred`` (all or nothing only), a few signatures are verified on a pool thread while the rules
+        and the write go on here: the future is appended to it and the caller must see it done before
+        committing. A signature failure is still the one reported when a statement breaks a rule too."""
         results: list[_Prepared | LedgerError | None] = [None] * len(items)
 
         def refuse(i: int, error: LedgerError) -> None:
             if all_or_nothing:
+                if deferred:
+                    _raise_first(deferred[0].result())
                 raise error
             results[i] = error
 
@@ -279,9 +311,13 @@ class Ledger:
             except LedgerError as e:
                 parsed.append(None)
                 refuse(i, e)
-        failures = self._verify_all(parsed, refuse)
-        for i in sorted(failures):
-            refuse(i, failures[i])
+        jobs = self._signature_jobs(parsed, refuse)
+        if deferred is not None and all_or_nothing and len(jobs) < _PARALLEL_VERIFY:
+            deferred.append(self._pool.submit(self._check_signatures, jobs))
+        else:
+            failures = self._check_signatures(jobs)
+            for i in sorted(failures):
+                refuse(i, failures[i])
         overlay: dict[str, tuple[int, Any]] = {}
         batch = _BatchFacts()
         for i, signed in enumerate(parsed):
@@ -340,12 +376,13 @@ class Ledger:
             )
         return cached[0]
 
-    def _verify_all(
+    def _signature_jobs(
         self, parsed: Sequence[SignedStatement | None], refuse: Callable[[int, LedgerError], None]
-    ) -> dict[int, LedgerError]:
-        """Verify every signature (on two threads); return the signature failures by item."""
+    ) -> list[_SignatureJob]:
+        """Each signature to verify, with the public key its signer's key id names (unknown or revoked keys are
+        refused here)."""
         batch_keys: dict[tuple[str, str], bytes | None] = {}  # keys bound (or revoked: None) earlier in the batch
-        jobs = []
+        jobs: list[_SignatureJob] = []
         for i, signed in enumerate(parsed):
             if signed is None:
                 continue
@@ -371,9 +408,13 @@ class Ledger:
                 batch_keys[(body["subject"], body["key_id"])] = b64decode(body["public_key"], what="public_key")
             elif signed.type == "key.revoked":
                 batch_keys[(body["subject"], body["key_id"])] = None
+        return jobs
+
+    def _check_signatures(self, jobs: Sequence[_SignatureJob]) -> dict[int, LedgerError]:
+        """Verify the signatures (on two threads when there are many); return the failures by item."""
         failures: dict[int, LedgerError] = {}
 
-        def check(job: tuple[int, bytes, bytes, bytes, str, str]) -> None:
+        def check(job: _SignatureJob) -> None:
             i, message, sig, public_key, key_id, signer = job
             try:
                 verify_signature(message, sig, public_key, key_id=key_id, signer=signer)
@@ -779,3 +820,9 @@ def _statement_time() -> str:
 
 def _key_id(public_key_b64: str) -> str:
     return key_id(b64decode(public_key_b64, what="public_key", size=32))
+
+
+def _raise_first(failures: Mapping[int, LedgerError]) -> None:
+    """Raise the failure of the earliest item, if any."""
+    if failures:
+        raise failures[min(failures)]

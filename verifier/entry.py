@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.canonical import canonicalize, parse_canonical
+import orjson
+
+from verifier.canonical import MAX_SAFE_INTEGER, canonicalize, parse_canonical
 from verifier.errors import CanonicalizationError, FormatError
 
 __all__ = ["ENTRY_MEMBERS", "Entry", "encode_entry", "parse_entry"]
@@ -61,24 +63,11 @@ def encode_entry(
     Raises:
         CanonicalizationError: the statement or signatures hold values outside the canonical data model.
     """
-    if statement_bytes is not None and all(subject.isascii() for subject in links):
-        return b"".join(
-            (
-                b'{"index":',
-                canonicalize(index),
-                b',"links":',
-                canonicalize(dict(links)),
-                b',"prev":',
-                canonicalize(prev.hex() if prev is not None else None),
-                b',"received":',
-                canonicalize(received),
-                b',"signatures":',
-                canonicalize(list(signatures)),
-                b',"statement":',
-                statement_bytes,
-                b"}",
-            )
-        )
+    if statement_bytes is not None and _plain_parts(index, links, signatures, received):
+        try:
+            return _join(index, prev, links, signatures, received, statement_bytes)
+        except orjson.JSONEncodeError:  # a string orjson refuses (a lone surrogate): the full path names it
+            pass
     return canonicalize(
         {
             "index": index,
@@ -89,6 +78,55 @@ def encode_entry(
             "received": received,
         }
     )
+
+
+def _join(
+    index: int,
+    prev: bytes | None,
+    links: Mapping[str, int | None],
+    signatures: Sequence[Mapping[str, Any]],
+    received: str,
+    statement_bytes: bytes,
+) -> bytes:
+    return b"".join(
+        (
+            b'{"index":',
+            str(index).encode("ascii"),
+            b',"links":',
+            orjson.dumps(dict(links), option=orjson.OPT_SORT_KEYS),
+            b',"prev":',
+            b'"' + prev.hex().encode("ascii") + b'"' if prev is not None else b"null",
+            b',"received":',
+            orjson.dumps(received),
+            b',"signatures":',
+            orjson.dumps(list(signatures), option=orjson.OPT_SORT_KEYS),
+            b',"statement":',
+            statement_bytes,
+            b"}",
+        )
+    )
+
+
+def _plain_parts(
+    index: object, links: Mapping[str, int | None], signatures: Sequence[Mapping[str, Any]], received: object
+) -> bool:
+    """True when the members besides the statement are of the plain shapes orjson with sorted keys writes in
+    canonical form directly: an index and links that are exact-range integers (or null), ASCII subject ids and
+    signature member names, string signature values and received time."""
+    if type(index) is not int or not 0 <= index <= MAX_SAFE_INTEGER or type(received) is not str:
+        return False
+    for subject, link in links.items():
+        if type(subject) is not str or not subject.isascii():
+            return False
+        if link is not None and (type(link) is not int or not 0 <= link <= MAX_SAFE_INTEGER):
+            return False
+    for sig in signatures:
+        if type(sig) is not dict:
+            return False
+        for name, value in sig.items():
+            if type(name) is not str or not name.isascii() or type(value) is not str:
+                return False
+    return True
 
 
 def parse_entry(data: bytes) -> Entry:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from ledger.errors import NotFound
 from ledger.store import schema
-from ledger.store.chain import Appended, Pending
+from ledger.store.chain import Appended, BeforeCommit, Pending
 
 PAGE = 1000
 
@@ -29,8 +29,12 @@ class LedgerStore:
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
 
-    def append(self, pendings: Sequence[Pending]) -> list[Appended]:
-        """Chain and store ``pendings`` in one transaction, after the event table's write lock."""
+    def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
+        """Chain and store ``pendings`` in one transaction, after the event table's write lock.
+
+        ``before_commit`` is called with the entries once they are written, just before the commit (for
+        example to start signing their receipts while the commit waits on the disk); if the commit then fails,
+        the exception propagates and whatever it started must be dropped."""
         raise NotImplementedError
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:

@@ -51,6 +51,10 @@ class Appended:
     notification_id: int
 
 
+BeforeCommit = Callable[[list[Appended]], None]
+"""Called with the entries of a transaction once written, just before it commits."""
+
+
 @dataclass
 class ChainWrites:
     """Rows to write besides the stored events, gathered while chaining a batch."""
@@ -93,7 +97,7 @@ class ChainTx(Protocol):
 
 def received_now() -> str:
     """The current UTC time as an entry's ``received`` value (microseconds, ``Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def _check_keys(pending: Pending, index: int, keys: Mapping[tuple[str, str], tuple[int, int | None]]) -> None:

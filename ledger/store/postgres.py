@@ -19,7 +19,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
-from ledger.store.chain import Appended, ChainWrites, Pending
+from ledger.store.chain import Appended, BeforeCommit, ChainWrites, Pending
 
 
 def _pg(sql: str) -> str:
@@ -115,11 +115,14 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute(_pg(sql), params)  # type: ignore[arg-type]
 
-    def append(self, pendings: Sequence[Pending]) -> list[Appended]:
+    def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
-            return chain.append(_PostgresChainTx(curs, self), pendings)
+            appended = chain.append(_PostgresChainTx(curs, self), pendings)
+            if before_commit is not None:
+                before_commit(appended)
+            return appended
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:
         return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]

@@ -26,7 +26,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
-from ledger.store.chain import Appended, ChainWrites, Pending
+from ledger.store.chain import Appended, BeforeCommit, ChainWrites, Pending
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -117,11 +117,14 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as c:
             c.execute(sql, params)
 
-    def append(self, pendings: Sequence[Pending]) -> list[Appended]:
+    def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
         with self.datastore.get_connection(commit=True) as conn:
             assert isinstance(conn, SQLiteConnection)
             with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
-                return chain.append(_SQLiteChainTx(cursor, self), pendings)
+                appended = chain.append(_SQLiteChainTx(cursor, self), pendings)
+                if before_commit is not None:
+                    before_commit(appended)
+                return appended
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:
         return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]
