@@ -332,3 +332,30 @@ def test_batched_inclusion_proofs_equal_single_ones(ledger: Ledger) -> None:
     assert batched == {i: ledger.prove_inclusion(i, size) for i in indexes}
     found = ledger.entries_at([0, size - 1, size + 10])
     assert found == {0: ledger.entry(0), size - 1: ledger.entry(size - 1)}
+
+
+def test_bad_signature_outranks_the_other_refusals_of_one_statement(ledger: Ledger) -> None:
+    """A lone statement's signature is verified while its rules and its write go on: a bad signature is still
+    the error reported, and nothing is stored, whether the statement also breaks a rule or replays one."""
+    buyer, supplier = government(ledger), enterprise(ledger)
+    cid, _ = registered_contract(ledger, buyer, supplier)
+    # Breaks a rule too (no milestone m9).
+    bad_rule = buyer.statement("performance.confirmed", cid, {"milestone": "m9"})
+    _spoil(bad_rule)
+    _refused(ledger, BadSignature, "bad_signature", bad_rule)
+    # A replay of an accepted statement, its signature then spoiled: refused for the signature, not the version.
+    t = terms(buyer, supplier)
+    fresh = buyer.statement("contract.proposed", str(uuid.uuid4()), {"terms": t, "terms_digest": terms_digest(t)})
+    ledger.submit(copy.deepcopy(fresh))
+    _spoil(fresh)
+    _refused(ledger, BadSignature, "bad_signature", fresh)
+    # Well signed: the rule's error.
+    rule = buyer.statement("performance.confirmed", cid, {"milestone": "m9"})
+    with pytest.raises(RuleRejected):
+        ledger.submit(rule)
+
+
+def _spoil(signed: dict[str, Any]) -> None:
+    """Change one base64 digit in the middle of the first signature (still 64 bytes of canonical base64)."""
+    sig = signed["signatures"][0]["sig"]
+    signed["signatures"][0]["sig"] = sig[:20] + ("A" if sig[20] != "A" else "B") + sig[21:]
