@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -9,9 +11,10 @@ from typing import Any
 import pytest
 
 from verifier.bundle import verify_bundle
-from verifier.entry import parse_entry
+from verifier.entry import encode_entry, parse_entry
 from verifier.errors import VerificationError
-from verifier.replay import LogState, RuleFailure, prepare, replay
+from verifier.parallel import check_chunk
+from verifier.replay import LogState, RuleFailure, prepare, prepared_from_checked, replay
 from verifier.statement import signed_message
 
 VECTORS = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "bundle.json").read_text())
@@ -57,9 +60,9 @@ def test_vector_summary() -> None:
     assert got == VECTORS["summary"]
 
 
-@pytest.mark.parametrize("threads", [0, 1, 2])
-def test_vector_summary_any_thread_count(threads: int) -> None:
-    summary = verify_bundle([line.encode() for line in LINES], LOG_KEY, workers=threads)
+@pytest.mark.parametrize("workers", [0, 1, 2, None])
+def test_vector_summary_any_worker_count(workers: int | None) -> None:
+    summary = verify_bundle([line.encode() for line in LINES], LOG_KEY, workers=workers, chunk=4)
     assert summary.entries == VECTORS["summary"]["entries"]
 
 
@@ -162,3 +165,122 @@ def test_rule_failure_carries_code() -> None:
     e = RuleFailure("self_confirmation", "no", index=4)
     assert (e.kind, e.index, e.code) == ("rule", 4, "self_confirmation")
     assert e.to_dict()["code"] == "self_confirmation"
+
+
+# -- worker processes and final aggregates ---------------------------------------------------------------------
+
+
+def _summary(lines: list[bytes], **kw: Any) -> dict[str, Any]:
+    got = verify_bundle(lines, LOG_KEY, **kw).to_dict()
+    got.pop("seconds")
+    return got
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 14])
+def test_workers_give_the_in_process_summary(chunk: int) -> None:
+    lines = [line.encode() for line in LINES]
+    assert _summary(lines, workers=2, chunk=chunk) == _summary(lines, workers=0) == VECTORS["summary"]
+
+
+@pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda c: f"{c['edit']}-{c['entry']}")
+def test_workers_give_the_in_process_failure(case: dict[str, Any]) -> None:
+    lines = [line.encode() for line in _edit(case)]
+    found = []
+    for kw in ({"workers": 0}, {"workers": 2, "chunk": 2}):
+        with pytest.raises(VerificationError) as info:
+            verify_bundle(lines, LOG_KEY, **kw)
+        found.append(info.value.to_dict())
+    assert found[0] == found[1]
+    assert (found[0]["kind"], found[0]["index"]) == (case["kind"], case["index"])
+
+
+def _log_key() -> bytes:
+    from verifier.note import Verifier
+
+    return Verifier.from_string(LOG_KEY).public_key
+
+
+def test_worker_learns_a_key_bound_inside_its_chunk() -> None:
+    entries = _entries()
+    results = check_chunk(0, entries[:8], {}, _log_key())
+    # genesis binds the operator's and authority's keys, entries 2 and 4 bind the parties' keys, which sign 5..7
+    for r in results:
+        assert r is not None and all(s is not None and s[1] for s in r[1])
+
+
+def test_signature_whose_key_the_worker_did_not_know() -> None:
+    entries = _entries()
+    results = check_chunk(5, entries[5:8], {}, _log_key())
+    assert all(r is not None and r[1] == (None,) for r in results)
+    state = LogState(LOG_KEY)
+    for data in entries[:5]:
+        state.apply(data)
+    for data, r in zip(entries[5:8], results, strict=True):
+        assert r is not None
+        state.apply(prepared_from_checked(data, r[0]), {})  # checked here instead
+    assert state.size == 8
+
+
+def test_workers_told_no_bindings_still_verify_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    import verifier.bundle
+
+    monkeypatch.setattr(verifier.bundle, "find_bindings", lambda line: [])
+    lines = [line.encode() for line in LINES]
+    assert _summary(lines, workers=2, chunk=3) == VECTORS["summary"]
+    # a bad signature on an entry whose key the worker could not know is still found
+    k = 8
+    pos = _pos(LINES, k)
+    value = json.loads(LINES[pos])
+    sig = bytearray(base64.b64decode(value["signatures"][0]["sig"]))
+    sig[7] ^= 1
+    value["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
+    lines[pos] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    with pytest.raises(VerificationError) as info:
+        verify_bundle(lines, LOG_KEY, workers=2, chunk=3)
+    assert (info.value.kind, info.value.index) == ("signature", k)
+
+
+def _without_retiring(monkeypatch: pytest.MonkeyPatch) -> None:
+    import verifier.replay
+
+    monkeypatch.setattr(verifier.replay, "_final_tag", lambda state: None)
+
+
+def test_final_aggregates_read_back_equal(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = replay(_entries(), LOG_KEY)
+    _without_retiring(monkeypatch)
+    whole = replay(_entries(), LOG_KEY)
+    assert len(state.aggregates) == len(whole.aggregates) - 2  # the completed contract, the kept commitment
+    for aggregate, rec in whole.aggregates.items():
+        assert state.aggregate(aggregate) == (rec.version, rec.state)
+    assert state.root() == whole.root()
+
+
+def _again(index: int, like: int, version: int) -> bytes:
+    """An entry at ``index`` repeating the statement of entry ``like`` with another version (signature kept)."""
+    entries = _entries()
+    old = parse_entry(entries[like])
+    statement = {**old.statement, "version": version}
+    prev = hashlib.sha256(entries[index - 1]).digest()
+    return encode_entry(index, prev, dict(old.links), statement, old.signatures, old.received)
+
+
+@pytest.mark.parametrize(("like", "version"), [(10, 7), (12, 3), (5, 7)])
+def test_statement_on_a_final_aggregate_fails_as_before(
+    like: int, version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failure() -> dict[str, Any]:
+        state = replay(_entries(), LOG_KEY)
+        data = _again(14, like, version)
+        signed = prepare(data).signed
+        assert signed is not None
+        pk = state.public_key(signed.signatures[0].signer, signed.signatures[0].key_id, 14)
+        assert pk is not None
+        with pytest.raises(VerificationError) as info:
+            state.apply(data, {0: (pk, True)})  # past the signature: the rules decide
+        return info.value.to_dict()
+
+    retired = failure()
+    _without_retiring(monkeypatch)
+    assert retired == failure()
+    assert retired["kind"] == "rule"
