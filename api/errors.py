@@ -1,20 +1,23 @@
 """One place mapping errors to responses: LedgerError -> its status with ``{"code", "message", ...}``.
 
 Request validation errors and malformed JSON are 400 ``malformed``; unknown paths 404 ``not_found``; a rule
-refusing a statement because of the actor's role (``wrong_role``, ``not_a_party``) is 403.
+refusing a statement because of the actor's role (``wrong_role``, ``not_a_party``) is 403; the event store not
+answering in time (its connection pool exhausted, the database locked or down) is 503 ``store_unavailable`` with
+``Retry-After``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StoreUnavailable
 
 FORBIDDEN_RULES = frozenset({"wrong_role", "not_a_party"})
 
@@ -78,8 +81,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    error = StoreUnavailable(f"the event store did not answer in time: {type(exc).__name__}")
+    return error_response(error, {"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on ``app``."""
     app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(PersistenceError, _store_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

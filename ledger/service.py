@@ -677,15 +677,26 @@ class Ledger:
         """Entries ``start`` .. ``stop - 1`` as (index, bytes)."""
         return self.store.entries(max(start, 0), stop)
 
-    def checkpoint(self, *, issue: bool = True) -> str:
-        """The latest signed checkpoint, issuing a new one first when the tree has grown (and ``issue``)."""
+    def checkpoint(self, *, issue: bool = True, fallback: bool = False) -> str:
+        """The latest signed checkpoint, issuing a new one first when the tree has grown (and ``issue``).
+
+        With ``fallback``, when the store cannot take the new checkpoint in time (the writers hold it), the
+        latest one already issued is returned instead of raising."""
         latest = self.store.latest_checkpoint()
+        if latest is not None and not issue:
+            return latest[1]
         size = self.size()
-        if latest is not None and (latest[0] == size or not issue):
+        if latest is not None and latest[0] == size:
             return latest[1]
         root = tree_hash(size, self.store.read_hashes)
         note = sign_checkpoint(Checkpoint(self.origin, size, root), self._log_signer)
-        return self.store.add_checkpoint(size, note, datetime.now(UTC).isoformat())
+        try:
+            stored = self.store.add_checkpoint(size, note, datetime.now(UTC).isoformat())
+        except PersistenceError:
+            if latest is None or not fallback:
+                raise
+            return latest[1]
+        return stored
 
     def add_cosignatures(self, note: str) -> str:
         """Keep the witness cosignatures on ``note`` (a stored checkpoint returned by its witnesses, C2SP
