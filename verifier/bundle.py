@@ -37,7 +37,7 @@ import orjson
 from verifier.checkpoint import check_witness_policy, verify_checkpoint, verify_cosignatures
 from verifier.errors import VerificationError
 from verifier.parallel import Binding, EntryResult, WorkerPool, find_bindings
-from verifier.replay import LogState, Prepared, prepare, prepared_from_checked
+from verifier.replay import LogState, prepare
 
 __all__ = ["BUNDLE_FORMAT", "BundleSummary", "default_workers", "indexed_lines", "verify_bundle"]
 
@@ -224,11 +224,16 @@ class _Verifier:
                 found=self.state.size,
             )
 
-    def entry(self, item: Prepared, presigned: dict[int, tuple[bytes, bool]] | None) -> None:
+    def entry(self, line: bytes, position: int, result: EntryResult) -> None:
+        """Apply the entry line at ``position``: with its worker's result, or prepared here (None)."""
         state = self.state
         if self.keys_seen:
             raise VerificationError("malformed", "an entry follows the keys line", index=state.size)
-        state.apply(item, presigned)
+        if result is None:
+            state.apply(prepare(line, position))
+        else:
+            hashes, sigs = result
+            state.apply_checked(line, hashes, {i: x for i, x in enumerate(sigs) if x is not None})
         if self.waiting:
             root = self.waiting.pop(state.size, None)
             if root is not None:
@@ -356,7 +361,7 @@ def _run(v: _Verifier, stream: Iterator[bytes], workers: int, chunk: int) -> Non
         for line in stream:
             v.bytes_read += len(line) + 1
             if line.startswith(_ENTRY_PREFIX):
-                v.entry(prepare(line, v.position), None)
+                v.entry(line, v.position, None)
                 v.position += 1
             else:
                 v.other(line)
@@ -389,6 +394,11 @@ def _run(v: _Verifier, stream: Iterator[bytes], workers: int, chunk: int) -> Non
             items, entries = [], []
             if pool.pending > 2 * workers:
                 _apply_chunk(v, *inflight.popleft(), pool.collect())
+        if pool is not None and entries:
+            pool.bind(bindings)
+            pool.submit(position, entries)
+            inflight.append((position, items))
+            items = []
         while inflight:
             assert pool is not None
             _apply_chunk(v, *inflight.popleft(), pool.collect())
@@ -405,10 +415,5 @@ def _apply_chunk(v: _Verifier, position: int, items: list[bytes], results: list[
         if not line.startswith(_ENTRY_PREFIX):
             v.other(line)
             continue
-        r = results[k] if results is not None else None
-        if r is None:
-            v.entry(prepare(line, position + k), None)
-        else:
-            hashes, sigs = r
-            v.entry(prepared_from_checked(line, hashes), {i: x for i, x in enumerate(sigs) if x is not None})
+        v.entry(line, position + k, results[k] if results is not None else None)
         k += 1

@@ -89,8 +89,21 @@ def main() -> None:
 @_log_key
 @click.option("--witness", "witnesses", multiple=True, help="A witness verifier key (repeatable).")
 @click.option("--witness-threshold", type=click.IntRange(min=0), default=None, help="Cosignatures needed.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes checking entries and signatures (default: one per CPU; 0: none).",
+)
 @_json
-def bundle(file: Path, log_key: str, witnesses: tuple[str, ...], witness_threshold: int | None, as_json: bool) -> None:
+def bundle(
+    file: Path,
+    log_key: str,
+    witnesses: tuple[str, ...],
+    witness_threshold: int | None,
+    workers: int | None,
+    as_json: bool,
+) -> None:
     """Verify a whole bundle (every entry, checkpoint and the key history) against the log key."""
     from verifier.bundle import indexed_lines, verify_bundle
 
@@ -106,7 +119,13 @@ def bundle(file: Path, log_key: str, witnesses: tuple[str, ...], witness_thresho
         with f, file.open("rb") as again, _progress(total, as_json) as progress:
             lines, entry_at = indexed_lines(f, again)
             summary = verify_bundle(
-                lines, log_key, witnesses=witnesses, witness_threshold=threshold, progress=progress, entry_at=entry_at
+                lines,
+                log_key,
+                witnesses=witnesses,
+                witness_threshold=threshold,
+                progress=progress,
+                workers=workers,
+                entry_at=entry_at,
             )
     except VerificationError as e:
         _fail(e, as_json)

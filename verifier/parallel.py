@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import sys
 import threading
 import traceback
 from collections import deque
@@ -148,14 +149,15 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, log_key: bytes) -> None:
-        """Start the processes (spawned: the workers start clean, whatever threads the caller runs).
+        """Start the processes: forked on Linux (at once, and without importing the caller's main module
+        again; a worker only runs its own loop), spawned elsewhere.
 
         Raises:
             ValueError: ``workers`` is not positive.
         """
         if workers < 1:
             raise ValueError("a worker pool needs at least one worker")
-        ctx = multiprocessing.get_context("spawn")
+        ctx: Any = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         self._bindings: list[Binding] = []
         self._sent = [0] * workers
         self._procs: list[Any] = []

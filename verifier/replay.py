@@ -22,8 +22,8 @@ Each entry is checked in this order (the first failure is reported):
 Checking signatures is the expensive part and needs no state but the public key: ``prepare`` does the stateless
 work of an entry (parsing, hashing, the signed message) and ``apply`` accepts signature results computed ahead
 of time (verifier.parallel does both on worker processes) for the public keys they were computed with; a result
-is used only when its key is the one valid at the entry's index. ``prepared_from_checked`` rebuilds an entry
-that already passed ``prepare`` elsewhere without repeating its checks.
+is used only when its key is the one valid at the entry's index. ``apply_checked`` applies an entry that
+already passed ``prepare`` elsewhere without repeating those checks.
 
 Memory follows the live aggregates, not the log: an aggregate whose state is final (a contract withdrawn,
 terminated or completed, a commitment kept or broken), on which the rules accept no statement any more, is kept
@@ -33,7 +33,7 @@ which the rules then refuse, or a repair looking at the record it concerns).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import zlib
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -65,7 +65,6 @@ from verifier.rules import (
 from verifier.rules.judgment import JudgmentState
 from verifier.statement import (
     STATEMENT_DOMAIN,
-    Signature,
     SignedStatement,
     b64decode,
     b64encode,
@@ -78,11 +77,11 @@ __all__ = [
     "RuleFailure",
     "check_signature",
     "prepare",
-    "prepared_from_checked",
     "replay",
 ]
 
 _STATEMENT_MEMBER = b'],"statement":{'
+_EFFECT_TYPES = frozenset({"log.genesis", "key.bound", "key.revoked", "subject.registered"})
 
 
 class RuleFailure(VerificationError):
@@ -149,22 +148,6 @@ def prepare(data: bytes, position: int | None = None) -> Prepared:
         err = VerificationError("malformed", f"entry {entry.index}: {e}", index=entry.index)
         return Prepared(data, entry, None, b"", digest, leaf, err)
     return Prepared(data, entry, signed, signed.message(), digest, leaf, None)
-
-
-def prepared_from_checked(data: bytes, hashes: bytes) -> Prepared:
-    """The ``prepare`` result of entry bytes already found well-formed by ``prepare`` (on a worker), rebuilt
-    without repeating its checks; ``hashes`` is ``entry hash || leaf hash`` as computed there.
-
-    Only for bytes ``prepare`` returned without ``error``: anything else may raise any exception.
-    """
-    value = orjson.loads(data)
-    st = value["statement"]
-    raw = value["signatures"]
-    sigs = tuple(Signature(s["signer"], s["key_id"], base64.b64decode(s["sig"])) for s in raw)
-    statement_bytes = data[data.find(_STATEMENT_MEMBER) + len(_STATEMENT_MEMBER) - 1 : -1]
-    signed = SignedStatement(st, sigs, statement_bytes)
-    entry = Entry(value["index"], value["prev"], value["links"], st, raw, value["received"], data)
-    return Prepared(data, entry, signed, STATEMENT_DOMAIN + statement_bytes, hashes[:32], hashes[32:], None)
 
 
 def check_signature(message: bytes, sig: bytes, public_key: bytes) -> bool:
@@ -341,29 +324,64 @@ class LogState:
                 unchanged.
         """
         p = item if isinstance(item, Prepared) else prepare(item, self.size)
-        index = self.size
         entry = p.entry
         if entry is None:
             assert p.error is not None
-            raise VerificationError(p.error.kind, str(p.error), index=index)
-        if entry.index != index:
+            raise VerificationError(p.error.kind, str(p.error), index=self.size)
+        sigs = [(s.signer, s.key_id, s.sig) for s in p.signed.signatures] if p.signed is not None else []
+        self._apply(entry.index, entry.prev, entry.links, entry.statement, sigs, p.data, p.message, p, presigned)
+        return entry
+
+    def apply_checked(self, data: bytes, hashes: bytes, presigned: Mapping[int, tuple[bytes, bool]]) -> None:
+        """``apply`` for entry bytes that ``prepare`` found well-formed elsewhere (a worker, verifier.parallel):
+        the bytes are parsed again but their shape is not checked again. ``hashes`` is ``entry hash || leaf
+        hash`` as ``prepare`` computed them; ``presigned`` as for ``apply``.
+
+        Only for such bytes: for anything else use ``apply``.
+
+        Raises:
+            VerificationError: as ``apply`` (never ``malformed`` for the shape of the entry or statement).
+        """
+        value = orjson.loads(data)
+        sigs = [(s["signer"], s["key_id"], s["sig"]) for s in value["signatures"]]
+        self._apply(
+            value["index"], value["prev"], value["links"], value["statement"], sigs, data, b"", hashes, presigned
+        )
+
+    def _apply(
+        self,
+        found_index: int,
+        prev_hex: str | None,
+        links: Mapping[str, int | None],
+        st: Mapping[str, Any],
+        sigs: Sequence[tuple[str, str, bytes | str]],
+        data: bytes,
+        message: bytes,
+        prepared: Prepared | bytes,
+        presigned: Mapping[int, tuple[bytes, bool]] | None,
+    ) -> None:
+        """The checks of ``apply`` from the index on. ``sigs`` are (signer, key id, signature bytes or their
+        base64); ``message`` the signed message (empty: cut from ``data`` when needed); ``prepared`` the
+        ``prepare`` result (its shape error raised in turn) or, for checked bytes, their two hashes."""
+        index = self.size
+        if found_index != index:
             raise VerificationError(
                 "index",
-                f"entry at position {index} has index {entry.index}",
+                f"entry at position {index} has index {found_index}",
                 index=index,
                 expected=index,
-                found=entry.index,
+                found=found_index,
             )
         prev = self.last_hash.hex() if self.last_hash is not None else None
-        if entry.prev != prev:
+        if prev_hex != prev:
             raise VerificationError(
                 "link",
                 f"entry {index}: prev is not the hash of entry {index - 1}",
                 index=index,
                 expected=prev,
-                found=entry.prev,
+                found=prev_hex,
             )
-        origin = entry.statement.get("origin")
+        origin = st.get("origin")
         if origin != self.origin:
             raise VerificationError(
                 "origin",
@@ -372,112 +390,120 @@ class LogState:
                 expected=self.origin,
                 found=origin,
             )
-        if p.error is not None or p.signed is None:
-            raise p.error or VerificationError("malformed", f"entry {index}: bad statement", index=index)
-        signed = p.signed
-        self._check_signatures(index, signed, p.message, presigned)
-        st = signed.statement
-        rec = self.aggregates.get(signed.aggregate)
-        version, state = (rec.version, rec.state) if rec is not None else self.aggregate(signed.aggregate)
-        if signed.version != version + 1:
+        if isinstance(prepared, Prepared):
+            if prepared.error is not None or prepared.signed is None:
+                raise prepared.error or VerificationError("malformed", f"entry {index}: bad statement", index=index)
+            entry_hash, leaf = prepared.entry_hash, prepared.leaf_hash
+        else:
+            entry_hash, leaf = prepared[:32], prepared[32:]
+        stype: str = st["type"]
+        if index == 0 and stype == "log.genesis":
+            self._check_genesis_key(st["body"])
+        self._check_signatures(index, sigs, data, message, presigned)
+        aggregate: str = st["aggregate"]
+        new_version: int = st["version"]
+        rec = self.aggregates.get(aggregate)
+        version, state = (rec.version, rec.state) if rec is not None else self.aggregate(aggregate)
+        if new_version != version + 1:
             raise RuleFailure(
                 "version_conflict",
-                f"entry {index}: version {signed.version} is not the next version of {signed.aggregate} "
-                f"(now {version})",
+                f"entry {index}: version {new_version} is not the next version of {aggregate} (now {version})",
                 index=index,
             )
-        if (index == 0) != (signed.type == "log.genesis"):
+        if (index == 0) != (stype == "log.genesis"):
             raise RuleFailure(
                 "genesis_not_first", f"entry {index}: the genesis statement is entry 0 and only it", index=index
             )
         try:
-            outcome = apply(state, st, signed.signers, self._facts(index))
+            outcome = apply(state, st, frozenset(s[0] for s in sigs), self._facts(index))
         except RuleViolation as e:
             raise RuleFailure(e.code, f"entry {index}: {e}", index=index) from e
         except (FormatError, ValueError, KeyError, TypeError) as e:
             raise VerificationError("malformed", f"entry {index}: {e}", index=index) from e
-        expected_links = {s: self.heads.get(s) for s in outcome.concerns}
-        if dict(entry.links) != expected_links:
+        heads = self.heads
+        expected_links = {s: heads.get(s) for s in outcome.concerns}
+        if expected_links != links:
             raise VerificationError(
                 "subject_link",
                 f"entry {index}: links are not the previous entries concerning its subjects",
                 index=index,
                 expected=expected_links,
-                found=dict(entry.links),
+                found=dict(links),
             )
-        self._effects(index, signed)
+        if stype in _EFFECT_TYPES:
+            self._effects(index, stype, st["body"])
         # everything checked: commit
         tag = _final_tag(outcome.state)
         if tag is not None:
-            self._retired.put(signed.aggregate, signed.version, tag, outcome.state)
+            self._retired.put(aggregate, new_version, tag, outcome.state)
             if rec is not None:
-                del self.aggregates[signed.aggregate]
+                del self.aggregates[aggregate]
         elif rec is None:
-            self.aggregates[signed.aggregate] = _Aggregate(signed.version, outcome.state)
+            self.aggregates[aggregate] = _Aggregate(new_version, outcome.state)
             if version:
-                self._retired.pop(signed.aggregate)
+                self._retired.pop(aggregate)
         else:
-            rec.version = signed.version
+            rec.version = new_version
             rec.state = outcome.state
         for s in outcome.concerns:
-            self.heads[s] = index
-        if isinstance(outcome.state, ContractState) and signed.type == "contract.proposed":
+            heads[s] = index
+        if stype == "contract.proposed" and isinstance(outcome.state, ContractState):
             self.contracts += 1
-        elif isinstance(outcome.state, CommitmentState) and signed.type == "commitment.made":
+        elif stype == "commitment.made" and isinstance(outcome.state, CommitmentState):
             self.commitments += 1
         if self._earlier is not None:
-            self._earlier[index] = (st, tuple(entry.links))
-        self.tree.append(p.leaf_hash)
-        self.last_hash = p.entry_hash
+            self._earlier[index] = (st, tuple(links))
+        self.tree.append(leaf)
+        self.last_hash = entry_hash
         self.size = index + 1
-        return entry
 
     def _check_signatures(
         self,
         index: int,
-        signed: SignedStatement,
+        sigs: Sequence[tuple[str, str, bytes | str]],
+        data: bytes,
         message: bytes,
         presigned: Mapping[int, tuple[bytes, bool]] | None,
     ) -> None:
-        if index == 0 and signed.type == "log.genesis":
-            self._check_genesis_key(signed)
-        for pos, s in enumerate(signed.signatures):
+        for pos, (signer, kid, sig) in enumerate(sigs):
             if index == 0:
-                if s.key_id != key_id(self.log_key):
+                if kid != key_id(self.log_key):
                     raise VerificationError(
                         "unknown_key",
-                        f"entry 0 is signed with the log key, not {s.key_id}",
+                        f"entry 0 is signed with the log key, not {kid}",
                         index=0,
                         expected=key_id(self.log_key),
-                        found=s.key_id,
+                        found=kid,
                     )
                 public_key = self.log_key
             else:
                 try:
-                    public_key = self.keys.key_at(s.signer, s.key_id, index)
+                    public_key = self.keys.key_at(signer, kid, index)
                 except KeyNotValidError as e:
                     raise VerificationError(
                         e.reason,
                         f"entry {index}: {e}",
                         index=index,
-                        expected=f"a key of {s.signer} valid at entry {index}",
-                        found=s.key_id,
+                        expected=f"a key of {signer} valid at entry {index}",
+                        found=kid,
                     ) from e
             done = presigned.get(pos) if presigned is not None else None
             ok = done[1] if done is not None and done[0] == public_key else None
             if ok is None:
-                ok = check_signature(message, s.sig, public_key)
+                if isinstance(sig, str):
+                    sig = binascii.a2b_base64(sig)
+                message = message or STATEMENT_DOMAIN + (_statement_bytes(data) or b"")
+                ok = check_signature(message, sig, public_key)
             if not ok:
                 raise VerificationError(
                     "signature",
-                    f"entry {index}: signature by {s.signer} with key {s.key_id} does not verify",
+                    f"entry {index}: signature by {signer} with key {kid} does not verify",
                     index=index,
-                    expected=s.key_id,
-                    found=b64encode(s.sig),
+                    expected=kid,
+                    found=sig if isinstance(sig, str) else b64encode(sig),
                 )
 
-    def _check_genesis_key(self, signed: SignedStatement) -> None:
-        body = signed.body
+    def _check_genesis_key(self, body: Mapping[str, Any]) -> None:
         expected = b64encode(self.log_key)
         if body.get("log_key") != expected:
             raise VerificationError(
@@ -517,10 +543,8 @@ class LogState:
         entry = parse_entry(data)
         return entry.statement, tuple(entry.links)
 
-    def _effects(self, index: int, signed: SignedStatement) -> None:
+    def _effects(self, index: int, t: str, body: Mapping[str, Any]) -> None:
         """Key and subject effects of an entry already found legal (a failure leaves the state unchanged)."""
-        body = signed.body
-        t = signed.type
         try:
             if t == "log.genesis":
                 binds = [

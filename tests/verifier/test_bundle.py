@@ -14,7 +14,7 @@ from verifier.bundle import verify_bundle
 from verifier.entry import encode_entry, parse_entry
 from verifier.errors import VerificationError
 from verifier.parallel import check_chunk
-from verifier.replay import LogState, RuleFailure, prepare, prepared_from_checked, replay
+from verifier.replay import LogState, RuleFailure, prepare, replay
 from verifier.statement import signed_message
 
 VECTORS = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "bundle.json").read_text())
@@ -217,7 +217,7 @@ def test_signature_whose_key_the_worker_did_not_know() -> None:
         state.apply(data)
     for data, r in zip(entries[5:8], results, strict=True):
         assert r is not None
-        state.apply(prepared_from_checked(data, r[0]), {})  # checked here instead
+        state.apply_checked(data, r[0], {})  # checked here instead
     assert state.size == 8
 
 
@@ -284,3 +284,18 @@ def test_statement_on_a_final_aggregate_fails_as_before(
     _without_retiring(monkeypatch)
     assert retired == failure()
     assert retired["kind"] == "rule"
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_cli_worker_count(workers: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from verifier.cli import main
+
+    path = tmp_path / "bundle.jsonl"
+    path.write_text("\n".join(LINES) + "\n")
+    result = CliRunner().invoke(main, ["bundle", str(path), "--log-key", LOG_KEY, "--workers", workers, "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    got.pop("seconds")
+    assert got == VECTORS["summary"]
