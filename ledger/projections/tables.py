@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.settings import Settings
+from ledger.store.write_lock import write_lock_for
 
 __all__ = [
     "COMMITMENTS",
@@ -186,9 +188,12 @@ def make_engine(settings: Settings) -> Engine:
 
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that writes: committed on leaving, rolled back on an exception. On SQLite it takes the
-    write lock when it begins (``BEGIN IMMEDIATE``), waiting for other writers up to the busy timeout."""
-    with engine.connect().execution_options(write=True) as conn, conn.begin():
+    """A transaction that writes: committed on leaving, rolled back on an exception. On SQLite it first queues
+    behind the file's other writers (ledger.store.write_lock), then takes the write lock when it begins
+    (``BEGIN IMMEDIATE``)."""
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    queue = write_lock_for(Path(database)).held() if database and database != ":memory:" else contextlib.nullcontext()
+    with queue, engine.connect().execution_options(write=True) as conn, conn.begin():
         yield conn
 
 

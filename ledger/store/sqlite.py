@@ -6,8 +6,10 @@ log's head to the commit: two writers, in one process or several, can never chai
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
 from ledger.store.chain import Appended, BeforeCommit, ChainWrites, Pending
+from ledger.store.write_lock import write_lock_for
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -104,6 +107,12 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
         assert events_table_name == "stored_events", "the ledger's queries name stored_events"
+        pool = datastore.pool
+        self._write_lock = None if pool.is_sqlite_memory_mode else write_lock_for(Path(pool.db_name))
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        """Queue behind the other writers of the file (ledger.store.write_lock) for a write transaction."""
+        return self._write_lock.held() if self._write_lock is not None else contextlib.nullcontext()
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *schema.create_statements("BLOB", "INTEGER")]
@@ -114,11 +123,11 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
             return [tuple(row) for row in c.fetchall()]
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.datastore.transaction(commit=True) as c:
+        with self._writing(), self.datastore.transaction(commit=True) as c:
             c.execute(sql, params)
 
     def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
-        with self.datastore.get_connection(commit=True) as conn:
+        with self._writing(), self.datastore.get_connection(commit=True) as conn:
             assert isinstance(conn, SQLiteConnection)
             with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
                 appended = chain.append(_SQLiteChainTx(cursor, self), pendings)
