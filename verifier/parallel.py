@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import queue
+import signal
 import sys
 import threading
 import traceback
@@ -114,6 +115,7 @@ _Task = tuple[int, list[bytes], list[Binding]]  # (position of the first line, e
 def _serve(tasks: Connection, results: Connection, log_key: bytes) -> None:
     """A worker's loop: receive chunks (on a thread, so the sender never waits on a full pipe), check them,
     send the results back in order. None ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the caller's to handle; it stops us
     inbox: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
 
     def receive() -> None:
@@ -215,13 +217,17 @@ class WorkerPool:
         return results
 
     def close(self) -> None:
-        """Stop the workers (at once: whatever they still have queued is dropped). Raises nothing."""
+        """Stop the workers: at once when chunks are still pending (after a failure), else once they have read
+        the end of their tasks. Raises nothing."""
+        if self._order:
+            for proc in self._procs:
+                proc.terminate()
         for conn in self._tasks:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(None)
         for proc in self._procs:
-            proc.join(timeout=0.2)
-            if proc.is_alive():
+            proc.join(timeout=1.0)
+            if proc.is_alive():  # pragma: no cover - a worker that does not stop
                 proc.terminate()
                 proc.join()
         for conn in (*self._tasks, *self._results):

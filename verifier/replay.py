@@ -281,6 +281,8 @@ class LogState:
         self.contracts = 0
         self.commitments = 0
         self._entry_at = entry_at
+        self._is_registered = self.registered.__contains__
+        self._key_was_bound = self.keys.is_bound
         self._earlier: dict[int, tuple[Mapping[str, Any], tuple[str, ...]]] | None = None if entry_at else {}
 
     # -- reading ----------------------------------------------------------------------------------------------
@@ -515,18 +517,21 @@ class LogState:
             )
 
     def _facts(self, index: int) -> Facts:
-        keys = self.keys
+        is_valid = self.keys.is_valid
         return Facts(
             operator=self.operator,
             authority=self.authority,
-            is_registered=self.registered.__contains__,
-            key_is_valid=lambda s, k: keys.is_valid(s, k, index),
-            key_was_bound=keys.is_bound,
+            is_registered=self._is_registered,
+            key_is_valid=lambda s, k: is_valid(s, k, index),
+            key_was_bound=self._key_was_bound,
+            judgment_exists=self._judgment_exists,
             index=index,
             earlier_entry=self._earlier_entry,
             aggregate_state=self._aggregate_state,
-            judgment_exists=lambda a: isinstance(self._aggregate_state(a), JudgmentState),
         )
+
+    def _judgment_exists(self, aggregate: str) -> bool:
+        return isinstance(self._aggregate_state(aggregate), JudgmentState)
 
     def _aggregate_state(self, aggregate: str) -> object | None:
         return self.aggregate(aggregate)[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +300,15 @@ def test_cli_worker_count(workers: str, tmp_path: Path) -> None:
     got = json.loads(result.output)
     got.pop("seconds")
     assert got == VECTORS["summary"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked (and so inherit the patch) on Linux")
+def test_a_failing_worker_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import verifier.parallel
+
+    def broken(*args: object) -> list[object]:
+        raise ValueError("broken worker")
+
+    monkeypatch.setattr(verifier.parallel, "check_chunk", broken)
+    with pytest.raises(RuntimeError, match="broken worker"):
+        verify_bundle([line.encode() for line in LINES], LOG_KEY, workers=1, chunk=2)
