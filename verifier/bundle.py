@@ -232,8 +232,7 @@ class _Verifier:
         if result is None:
             state.apply(prepare(line, position))
         else:
-            hashes, sigs = result
-            state.apply_checked(line, hashes, {i: x for i, x in enumerate(sigs) if x is not None})
+            state.apply_checked(line, *result)
         if self.waiting:
             root = self.waiting.pop(state.size, None)
             if root is not None:

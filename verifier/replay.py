@@ -331,13 +331,15 @@ class LogState:
             assert p.error is not None
             raise VerificationError(p.error.kind, str(p.error), index=self.size)
         sigs = [(s.signer, s.key_id, s.sig) for s in p.signed.signatures] if p.signed is not None else []
-        self._apply(entry.index, entry.prev, entry.links, entry.statement, sigs, p.data, p.message, p, presigned)
+        done = [presigned.get(i) for i in range(len(sigs))] if presigned else ()
+        self._apply(entry.index, entry.prev, entry.links, entry.statement, sigs, p.data, p.message, p, done)
         return entry
 
-    def apply_checked(self, data: bytes, hashes: bytes, presigned: Mapping[int, tuple[bytes, bool]]) -> None:
+    def apply_checked(self, data: bytes, hashes: bytes, presigned: Sequence[tuple[bytes, bool] | None]) -> None:
         """``apply`` for entry bytes that ``prepare`` found well-formed elsewhere (a worker, verifier.parallel):
         the bytes are parsed again but their shape is not checked again. ``hashes`` is ``entry hash || leaf
-        hash`` as ``prepare`` computed them; ``presigned`` as for ``apply``.
+        hash`` as ``prepare`` computed them; ``presigned`` holds, for each signature in order, ``(public key,
+        valid)`` computed ahead of time or None, used as in ``apply``.
 
         Only for such bytes: for anything else use ``apply``.
 
@@ -360,7 +362,7 @@ class LogState:
         data: bytes,
         message: bytes,
         prepared: Prepared | bytes,
-        presigned: Mapping[int, tuple[bytes, bool]] | None,
+        presigned: Sequence[tuple[bytes, bool] | None],
     ) -> None:
         """The checks of ``apply`` from the index on. ``sigs`` are (signer, key id, signature bytes or their
         base64); ``message`` the signed message (empty: cut from ``data`` when needed); ``prepared`` the
@@ -417,7 +419,7 @@ class LogState:
                 "genesis_not_first", f"entry {index}: the genesis statement is entry 0 and only it", index=index
             )
         try:
-            outcome = apply(state, st, frozenset(s[0] for s in sigs), self._facts(index))
+            outcome = apply(state, st, frozenset([s[0] for s in sigs]), self._facts(index))
         except RuleViolation as e:
             raise RuleFailure(e.code, f"entry {index}: {e}", index=index) from e
         except (FormatError, ValueError, KeyError, TypeError) as e:
@@ -465,7 +467,7 @@ class LogState:
         sigs: Sequence[tuple[str, str, bytes | str]],
         data: bytes,
         message: bytes,
-        presigned: Mapping[int, tuple[bytes, bool]] | None,
+        presigned: Sequence[tuple[bytes, bool] | None],
     ) -> None:
         for pos, (signer, kid, sig) in enumerate(sigs):
             if index == 0:
@@ -489,7 +491,7 @@ class LogState:
                         expected=f"a key of {signer} valid at entry {index}",
                         found=kid,
                     ) from e
-            done = presigned.get(pos) if presigned is not None else None
+            done = presigned[pos] if pos < len(presigned) else None
             ok = done[1] if done is not None and done[0] == public_key else None
             if ok is None:
                 if isinstance(sig, str):

@@ -218,7 +218,7 @@ def test_signature_whose_key_the_worker_did_not_know() -> None:
         state.apply(data)
     for data, r in zip(entries[5:8], results, strict=True):
         assert r is not None
-        state.apply_checked(data, r[0], {})  # checked here instead
+        state.apply_checked(data, r[0], ())  # checked here instead
     assert state.size == 8
 
 
