@@ -255,8 +255,8 @@ def _b64(data: bytes) -> str:
 
 
 def default_workers() -> int:
-    """Worker processes ``verify_bundle`` uses by default: one per CPU, none on a single CPU."""
-    n = os.cpu_count() or 1
+    """Worker processes ``verify_bundle`` uses by default: one per CPU this process may run on, none on one."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return n if n > 1 else 0
 
 
