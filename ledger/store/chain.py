@@ -174,9 +174,94 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | No
     notification_ids = tx.insert_events(events)
     writes.entries = [(i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)]
     tx.write(writes)
+    if isinstance(tx, CachedChainTx):
+        tx.end = (index, prev) if prev is not None else None
     return [Appended(i, digest, data, nid) for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)]
 
 
 def b64(data: bytes) -> str:
     """Standard base64 with padding."""
     return base64.b64encode(data).decode("ascii")
+
+
+class ChainCache:
+    """What a recorder remembers between its own appends, to read less inside the next one.
+
+    - Stored Merkle hashes never change once committed: the ones this process wrote recently are kept (the right
+      edge of the tree needs mostly those), up to ``hashes_kept``.
+    - The latest entry concerning each subject is kept for the subjects this process appended about, and is
+      trusted only while the log's head is still the one this process committed last (index and hash, read in
+      the locked transaction): when another writer appended in between, it is forgotten and read again.
+
+    Updated only after a commit succeeded (``committed``), under the recorder's write lock.
+    """
+
+    def __init__(self, *, hashes_kept: int = 16384, subjects_kept: int = 65536) -> None:
+        self.size = -1
+        self.last: bytes | None = None
+        self.heads: dict[str, int] = {}
+        self.hashes: dict[int, bytes] = {}
+        self.hashes_kept = hashes_kept
+        self.subjects_kept = subjects_kept
+
+    def committed(self, tx: CachedChainTx) -> None:
+        """Take in what the transaction of ``tx`` wrote (call after its commit succeeded)."""
+        writes, end = tx.written, tx.end
+        if writes is None or end is None:
+            return
+        if not tx.fresh:
+            self.heads.clear()
+        for subject, index in writes.heads.items():
+            self.heads.pop(subject, None)
+            self.heads[subject] = index
+        while len(self.heads) > self.subjects_kept:
+            del self.heads[next(iter(self.heads))]
+        self.hashes.update(writes.hashes)
+        while len(self.hashes) > self.hashes_kept:
+            del self.hashes[next(iter(self.hashes))]
+        self.size, self.last = end
+
+
+class CachedChainTx:
+    """A ``ChainTx`` that answers from a ``ChainCache`` what it can and asks the backend's for the rest."""
+
+    def __init__(self, inner: ChainTx, cache: ChainCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.fresh = False  # the cache's subject heads are current (nobody else appended since)
+        self.written: ChainWrites | None = None
+        self.end: tuple[int, bytes] | None = None  # (size, last entry hash) after this transaction
+
+    def head(self) -> tuple[int, bytes | None]:
+        size, last = self.inner.head()
+        self.fresh = size == self.cache.size and last == self.cache.last
+        return size, last
+
+    def subject_heads(self, subjects: Iterable[str]) -> dict[str, int]:
+        wanted = set(subjects)
+        found: dict[str, int] = {}
+        if self.fresh:
+            for subject in list(wanted):
+                index = self.cache.heads.get(subject)
+                if index is not None:
+                    found[subject] = index
+                    wanted.discard(subject)
+        if wanted:
+            found.update(self.inner.subject_heads(wanted))
+        return found
+
+    def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
+        return self.inner.key_validity(pairs)
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        kept = self.cache.hashes
+        missing = [i for i in indexes if i not in kept]
+        found = dict(zip(missing, self.inner.read_hashes(missing), strict=True)) if missing else {}
+        return [kept[i] if i in kept else found[i] for i in indexes]
+
+    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
+        return self.inner.insert_events(events)
+
+    def write(self, writes: ChainWrites) -> None:
+        self.inner.write(writes)
+        self.written = writes

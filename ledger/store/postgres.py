@@ -7,6 +7,7 @@ reads the log's head, chains, and inserts, all in one transaction. The ledger in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -19,7 +20,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
-from ledger.store.chain import Appended, BeforeCommit, ChainWrites, Pending
+from ledger.store.chain import Appended, BeforeCommit, CachedChainTx, ChainCache, ChainWrites, Pending
 
 
 def _pg(sql: str) -> str:
@@ -105,6 +106,8 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
         )
         for statement in schema.create_statements("BYTEA", "BIGINT"):
             self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+        self._chain_cache = ChainCache()
+        self._appending = threading.Lock()  # one append of this process at a time, so the cache follows them
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -116,12 +119,15 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
             curs.execute(_pg(sql), params)  # type: ignore[arg-type]
 
     def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            appended = chain.append(_PostgresChainTx(curs, self), pendings)
-            if before_commit is not None:
-                before_commit(appended)
+        with self._appending, self.datastore.get_connection() as conn:
+            with conn.transaction(), conn.cursor() as curs:
+                self._lock_table(curs)
+                self._notify_channel(curs)
+                tx = CachedChainTx(_PostgresChainTx(curs, self), self._chain_cache)
+                appended = chain.append(tx, pendings)
+                if before_commit is not None:
+                    before_commit(appended)
+            self._chain_cache.committed(tx)
             return appended
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
-from ledger.store.chain import Appended, BeforeCommit, ChainWrites, Pending
+from ledger.store.chain import Appended, BeforeCommit, CachedChainTx, ChainCache, ChainWrites, Pending
 from ledger.store.write_lock import write_lock_for
 
 
@@ -109,6 +110,8 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         assert events_table_name == "stored_events", "the ledger's queries name stored_events"
         pool = datastore.pool
         self._write_lock = None if pool.is_sqlite_memory_mode else write_lock_for(Path(pool.db_name))
+        self._chain_cache = ChainCache()
+        self._appending = threading.Lock()
 
     def _writing(self) -> contextlib.AbstractContextManager[None]:
         """Queue behind the other writers of the file (ledger.store.write_lock) for a write transaction."""
@@ -127,13 +130,15 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
             c.execute(sql, params)
 
     def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
-        with self._writing(), self.datastore.get_connection(commit=True) as conn:
+        with self._appending, self._writing(), self.datastore.get_connection(commit=True) as conn:
             assert isinstance(conn, SQLiteConnection)
             with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
-                appended = chain.append(_SQLiteChainTx(cursor, self), pendings)
+                tx = CachedChainTx(_SQLiteChainTx(cursor, self), self._chain_cache)
+                appended = chain.append(tx, pendings)
                 if before_commit is not None:
                     before_commit(appended)
-                return appended
+            self._chain_cache.committed(tx)
+            return appended
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:
         return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]

@@ -75,10 +75,14 @@ def test_concurrent_processes_keep_one_chain(ledger: Ledger) -> None:
     stored = dict(acknowledged)
     previous = None
     compact = CompactRange()
+    last_about: dict[str, int] = {}
     for index, data in ledger.entries(0, ledger.size()):
         entry = parse_entry(data)
         assert entry.index == index
         assert entry.prev == (previous.hex() if previous else None)
+        for subject, link in entry.links.items():  # the authority is linked across every writer's entries
+            assert link == last_about.get(subject), f"entry {index}: link of {subject}"
+            last_about[subject] = index
         previous = entry_hash(data)
         compact.append(leaf_hash(data))
         if index in stored:
@@ -122,3 +126,35 @@ def test_revocation_landing_after_the_check_is_caught_in_the_transaction(ledger:
     else:
         raise AssertionError("a statement signed with a revoked key was accepted")
     assert ledger.size() == size
+
+
+def test_two_writers_of_one_store_take_turns_about_the_same_subjects(ledger: Ledger) -> None:
+    """Each writer remembers the subject heads of its own appends; when the other appended in between, it reads
+    them again, so every subject link still names the previous entry about that subject."""
+    authority = government(ledger)
+    maker = enterprise(ledger)
+    other = Ledger.open(ledger.settings)
+    try:
+        body = {
+            "kind": "other",
+            "authority": authority.subject,
+            "content": "承诺",
+            "made_on": "2026-01-10",
+            "deadline": "2026-06-30",
+            "related": None,
+        }
+        for turn in range(12):
+            writer = ledger if turn % 3 else other
+            for _ in range(1 + turn % 2):
+                writer.submit(maker.statement("commitment.made", str(uuid.uuid4()), body))
+    finally:
+        other.close()
+    last_about: dict[str, int] = {}
+    for index, data in ledger.entries(0, ledger.size()):
+        for subject, link in parse_entry(data).links.items():
+            assert link == last_about.get(subject), f"entry {index}: link of {subject}"
+            last_about[subject] = index
+    assert (
+        ledger.checkpoint().split("\n")[2]
+        == base64.b64encode(tree_hash(ledger.size(), ledger.store.read_hashes)).decode()
+    )
