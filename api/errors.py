@@ -56,6 +56,11 @@ def error_response(error: LedgerError, headers: dict[str, str] | None = None) ->
 
 async def _ledger_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LedgerError)
+    return ledger_error_response(exc)
+
+
+def ledger_error_response(exc: LedgerError) -> JSONResponse:
+    """The response to a ledger error, with the headers its status calls for."""
     headers = None
     if isinstance(exc, ApiError) and exc.api_status == 429:
         headers = {"Retry-After": str(exc.details.get("retry_after", 1))}

@@ -13,6 +13,7 @@ from api import errors
 from api.access import AccessLog
 from api.auth import Tokens, issue_tokens
 from api.clock import OpenAggregates
+from api.fast_submit import FastSubmit
 from api.ratelimit import RateLimiter
 from api.routes import aggregates, casework, credit, desk, log, operator, portal, push, statements, subjects
 from api.views import attach_projections, open_projections
@@ -80,6 +81,7 @@ def create_app(
     app.state.access = AccessLog(access_log or ledger.settings.data_dir / "access-log.jsonl")
     app.state.open_aggregates = OpenAggregates()
     errors.install(app)
+    app.add_middleware(FastSubmit)
     for module in (statements, aggregates, log, subjects, credit, desk, operator, casework, push, portal):
         app.include_router(module.router)
     _accurate_openapi(app)

@@ -11,6 +11,7 @@ from api.deps import GroupCommitDep, LedgerDep
 from api.models import BatchIn, Receipt, SignedStatementIn
 from api.responses import errors
 from ledger.errors import MalformedInput
+from ledger.group_commit import GroupCommit
 
 router = APIRouter(prefix="/statements", tags=["statements"])
 
@@ -41,7 +42,15 @@ async def submit(request: Request, group: GroupCommitDep) -> Response:
     Statements arriving together share a transaction (group commit); each is accepted or refused on its own.
     The body is read as bytes and checked by the ledger itself (docs/format.md section 3), the hot path.
     """
-    body = await request.body()
+    return await answer(await request.body(), group)
+
+
+async def answer(body: bytes, group: GroupCommit) -> Response:
+    """The response to ``POST /statements`` with ``body``: the receipt, 201.
+
+    Raises:
+        LedgerError: the statement is refused (nothing stored).
+    """
     if len(body) > MAX_STATEMENT_BYTES:
         raise MalformedInput(f"a statement is at most {MAX_STATEMENT_BYTES} bytes", code="too_large")
     try:
