@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class Ledger:
         self.operator = platform.operator.subject
         self.authority = platform.authority.subject
         self._states: dict[str, tuple[int, Any]] = {}
+        self._issued_at = float("-inf")  # time.monotonic() when this process last issued a checkpoint
         self._keys: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
         self._registered: set[str] = set()
         self._lock = threading.Lock()
@@ -677,13 +679,15 @@ class Ledger:
         """Entries ``start`` .. ``stop - 1`` as (index, bytes)."""
         return self.store.entries(max(start, 0), stop)
 
-    def checkpoint(self, *, issue: bool = True, fallback: bool = False) -> str:
+    def checkpoint(self, *, issue: bool = True, fallback: bool = False, freshness: float = 0.0) -> str:
         """The latest signed checkpoint, issuing a new one first when the tree has grown (and ``issue``).
 
-        With ``fallback``, when the store cannot take the new checkpoint in time (the writers hold it), the
-        latest one already issued is returned instead of raising."""
+        With ``freshness`` (seconds), the latest is returned as it is while this process issued one less than
+        that long ago: readers polling under a steady write load then add at most one write per interval. With
+        ``fallback``, when the store cannot take the new checkpoint in time (the writers hold it), the latest
+        one already issued is returned instead of raising."""
         latest = self.store.latest_checkpoint()
-        if latest is not None and not issue:
+        if latest is not None and (not issue or time.monotonic() - self._issued_at < freshness):
             return latest[1]
         size = self.size()
         if latest is not None and latest[0] == size:
@@ -696,6 +700,7 @@ class Ledger:
             if latest is None or not fallback:
                 raise
             return latest[1]
+        self._issued_at = time.monotonic()
         return stored
 
     def add_cosignatures(self, note: str) -> str:

@@ -4,6 +4,9 @@ LVYUE_DATABASE_URL   postgresql://user@host:port/db for PostgreSQL; unset: SQLit
 LVYUE_DATA_DIR       where the SQLite store and the platform's key files live (default ./lvyue-data)
 LVYUE_ORIGIN         the log's origin line (default credit.example.gov.cn/lvyue)
 LVYUE_CHECKPOINT_INTERVAL  seconds between periodic checkpoints while serving (default 10)
+LVYUE_CHECKPOINT_FRESHNESS  seconds GET /log/checkpoint may serve the checkpoint a worker issued last before
+                     issuing another for a grown tree (default 1; 0: a new one on every request that finds the
+                     tree grown, a write each under load)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Settings:
     database_url: str | None = None
     origin: str = DEFAULT_ORIGIN
     checkpoint_interval: float = 10.0
+    checkpoint_freshness: float = 0.0
     witnesses: tuple[str, ...] = ()
 
     @classmethod
@@ -33,6 +37,7 @@ class Settings:
             "database_url": os.environ.get("LVYUE_DATABASE_URL") or None,
             "origin": os.environ.get("LVYUE_ORIGIN", DEFAULT_ORIGIN),
             "checkpoint_interval": float(os.environ.get("LVYUE_CHECKPOINT_INTERVAL", "10")),
+            "checkpoint_freshness": float(os.environ.get("LVYUE_CHECKPOINT_FRESHNESS", "1")),
             "witnesses": tuple(w.strip() for w in os.environ.get("LVYUE_WITNESSES", "").split(",") if w.strip()),
         }
         values.update(overrides)

@@ -32,9 +32,10 @@ Index = Annotated[int, Path(ge=0, le=MAX_INT)]
     responses={**text("The latest signed checkpoint (issued first if the tree grew)."), **errors(*READ)},
 )
 def checkpoint(ledger: LedgerDep, reader: ReaderDep) -> PlainTextResponse:
-    """The latest signed checkpoint, byte for byte what ``lvyue checkpoint`` prints. When the writers keep the
-    store too busy to issue a new one in time, the latest issued is served rather than an error."""
-    return PlainTextResponse(ledger.checkpoint(fallback=True))
+    """The latest signed checkpoint, byte for byte what ``lvyue checkpoint`` prints. A worker that issued one
+    less than LVYUE_CHECKPOINT_FRESHNESS seconds ago serves it as it is; when the writers keep the store too
+    busy to issue a new one in time, the latest issued is served rather than an error."""
+    return PlainTextResponse(ledger.checkpoint(fallback=True, freshness=ledger.settings.checkpoint_freshness))
 
 
 @router.get(

@@ -359,3 +359,14 @@ def _spoil(signed: dict[str, Any]) -> None:
     """Change one base64 digit in the middle of the first signature (still 64 bytes of canonical base64)."""
     sig = signed["signatures"][0]["sig"]
     signed["signatures"][0]["sig"] = sig[:20] + ("A" if sig[20] != "A" else "B") + sig[21:]
+
+
+def test_checkpoint_freshness_serves_the_last_issued_within_the_interval(ledger: Ledger) -> None:
+    buyer, supplier = government(ledger), enterprise(ledger)
+    first = ledger.checkpoint()
+    assert ledger.checkpoint(freshness=3600) == first
+    registered_contract(ledger, buyer, supplier)
+    assert ledger.checkpoint(freshness=3600) == first, "issued moments ago: served as it is"
+    fresh = ledger.checkpoint()
+    assert fresh != first and int(fresh.split("\n")[1]) == ledger.size()
+    assert ledger.checkpoint(freshness=3600) == fresh
