@@ -78,12 +78,20 @@ def today_china() -> str:
     return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=8)).date().isoformat()
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # the field names of each dataclass _plain has met
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready copy: mappings to dicts, tuples and frozensets to lists."""
+    """A JSON-ready copy: dataclass instances and mappings to dicts, tuples and frozensets to lists."""
+    if type(value) in _FIELDS or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        names = _FIELDS.get(type(value))
+        if names is None:
+            names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):
@@ -216,7 +224,7 @@ def contract_view(contract_id: str, agg: _Aggregate) -> dict[str, Any]:
 
 def commitment_view(commitment_id: str, agg: _Aggregate) -> dict[str, Any]:
     """The commitment view: its terms, status and the entries behind it."""
-    view: dict[str, Any] = _plain(dataclasses.asdict(agg.state))
+    view: dict[str, Any] = _plain(agg.state)
     view.update({"commitment": commitment_id, "created_at": agg.created_at, "entries": list(agg.entries)})
     return view
 
@@ -244,6 +252,7 @@ class Projections:
         self._own_ledger = False
         self._cache: dict[str, _Aggregate] = {}
         self._cache_position = -1
+        self._makers: set[str] = set()  # subjects known to have made a commitment (counted once in indicators)
         self._lock = threading.RLock()
         self.before_tracking: Callable[[Connection], None] | None = None
         """Called inside each batch's transaction after the view updates, before the tracking write."""
@@ -365,6 +374,7 @@ class Projections:
         """
         with self._lock:
             METADATA.drop_all(self.engine)
+            self._makers.clear()
             self._cache.clear()
             self._cache_position = -1
             self._create()
@@ -427,6 +437,7 @@ class Projections:
             )
             if moved.rowcount != 1:
                 raise ProjectionError(f"another runner moved the position from {start}", index=start)
+        self._makers.update(batch.makers)  # committed: each has a commitment for good
 
     def _apply_entry(self, conn: Connection, ledger: Ledger, facts: Facts, batch: _Batch, entry: Entry) -> None:
         st = entry.statement
@@ -454,7 +465,7 @@ class Projections:
             if stype == "commitment.made":
                 batch.count(month, "", "commitments_made")
                 maker = st["actor"]
-                if maker not in batch.makers:
+                if maker not in batch.makers and maker not in self._makers:
                     batch.makers.add(maker)
                     earlier = conn.execute(
                         select(COMMITMENTS.c.commitment).where(COMMITMENTS.c.maker == maker).limit(1)
