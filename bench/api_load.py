@@ -3,10 +3,11 @@
 Builds a fresh ledger (SQLite in a temporary directory, or PostgreSQL when LVYUE_DATABASE_URL is set), registers
 parties in-process, pre-signs one ``commitment.made`` per submission (each on its own aggregate), serves the API
 with uvicorn (``--workers``, default one per core) and then, for ``--seconds``, runs ``--writers`` concurrent
-submitters and ``--readers`` concurrent readers (checkpoint, subject checks). Prints submissions/s, p50/p99
-latency and errors by status.
+submitters and ``--readers`` readers (checkpoint and subject checks alternately, each ``--read-rate`` requests per
+second, as offices and monitors poll; 0 for as fast as they can). Prints submissions/s, p50/p99 latency and errors
+by status.
 
-    .venv/bin/python bench/api_load.py --statements 20000 --writers 64 --readers 4
+    .venv/bin/python bench/api_load.py --statements 20000 --writers 16 --readers 4 --read-rate 50
 """
 
 from __future__ import annotations
@@ -88,7 +89,12 @@ async def writer(
 
 
 async def reader(
-    client: httpx.AsyncClient, subjects: list[str], stop: float, lat: list[float], errors: Counter[str]
+    client: httpx.AsyncClient,
+    subjects: list[str],
+    stop: float,
+    lat: list[float],
+    errors: Counter[str],
+    read_rate: float = 0.0,
 ) -> None:
     headers = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
     while time.perf_counter() < stop:
@@ -100,6 +106,12 @@ async def reader(
         lat.append(time.perf_counter() - t)
         if r.status_code != 200:
             errors[f"read {r.status_code}"] += 1
+        if read_rate > 0:
+            await asyncio.sleep(max(0.0, 1 / read_rate - (time.perf_counter() - t)))
+
+
+def _read_rate(args: argparse.Namespace) -> str:
+    return f"{args.read_rate:g} reads/s each" if args.read_rate > 0 else "full speed"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -123,11 +135,14 @@ async def run(url: str, signed: list[dict[str, Any]], subjects: list[str], args:
         stop = start + args.seconds
         await asyncio.gather(
             *(writer(client, signed, stop, write_lat, errors) for _ in range(args.writers)),
-            *(reader(client, subjects, stop, read_lat, errors) for _ in range(args.readers)),
+            *(reader(client, subjects, stop, read_lat, errors, args.read_rate) for _ in range(args.readers)),
         )
         elapsed = time.perf_counter() - start
         ok = len(write_lat) - sum(v for k, v in errors.items() if not k.startswith("read"))
-        print(f"backend {args.backend}, workers {args.workers}, writers {args.writers}, readers {args.readers}")
+        print(
+            f"backend {args.backend}, workers {args.workers}, writers {args.writers}, readers {args.readers}"
+            f" at {_read_rate(args)}"
+        )
         print(f"submissions: {ok} accepted in {elapsed:.1f} s = {ok / elapsed:.0f} statements/s")
         print(
             f"submit latency: p50 {pct(write_lat, 50):.1f} ms, p99 {pct(write_lat, 99):.1f} ms, "
@@ -189,12 +204,16 @@ def run_wrk(url: str, signed: list[dict[str, Any]], subjects: list[str], args: a
                 "--",
                 AUDITOR_TOKEN,
                 subjects[0],
+                str(args.read_rate),
             ],
             stdout=subprocess.PIPE,
             text=True,
         )
     out, _ = writers.communicate()
-    print(f"backend {args.backend}, workers {args.workers}, writers {args.writers} (wrk), readers {args.readers}")
+    print(
+        f"backend {args.backend}, workers {args.workers}, writers {args.writers} (wrk), readers {args.readers}"
+        f" at {_read_rate(args)}"
+    )
     print("-- submissions (POST /statements) --")
     print(out.strip())
     if readers is not None:
@@ -213,6 +232,12 @@ def main() -> None:
     p.add_argument("--parties", type=int, default=200)
     p.add_argument("--writers", type=int, default=64)
     p.add_argument("--readers", type=int, default=4)
+    p.add_argument(
+        "--read-rate",
+        type=float,
+        default=50.0,
+        help="reads per second of each reader, alternating checkpoint and /check (0: as fast as they can)",
+    )
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")

@@ -1,10 +1,19 @@
 -- wrk script: the readers beside the writers: the latest checkpoint and a subject check, alternately.
--- usage: wrk -s bench/wrk/read.lua URL -- TOKEN SUBJECT
+-- usage: wrk -s bench/wrk/read.lua URL -- TOKEN SUBJECT [RATE]
+-- RATE: requests per second of each connection (0 or absent: as fast as it can)
 local n = 0
 
 function init(args)
   token = args[1]
   subject = args[2]
+  rate = tonumber(args[3] or "0")
+end
+
+function delay()
+  if rate > 0 then
+    return 1000 / rate
+  end
+  return 0
 end
 
 function request()

@@ -411,8 +411,12 @@ class Projections:
         return agg
 
     def _apply_batch(self, ledger: Ledger, start: int, stop: int) -> None:
+        """Apply entries ``start``..``stop`` - 1: worked out on a reading connection, then written in one short
+        transaction, so the database's write lock (shared with the log's appends on SQLite) is held only while
+        the rows are written. The position's compare-and-set in that transaction refuses a range another runner
+        applied meanwhile."""
         facts = self._facts(ledger)
-        with write_transaction(self.engine) as conn:
+        with self.engine.connect() as conn:
             batch = _Batch()
             expected = start
             for index, data in ledger.entries(start, stop):
@@ -427,6 +431,7 @@ class Projections:
                     raise ProjectionError(f"entry {index} cannot be projected: {e}", index=index) from e
             if expected != stop:
                 raise ProjectionError(f"the log ended at {expected}, before {stop}", index=expected)
+        with write_transaction(self.engine) as conn:
             self._write(conn, batch)
             if self.before_tracking is not None:
                 self.before_tracking(conn)
