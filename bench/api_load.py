@@ -230,7 +230,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--statements", type=int, default=20000)
     p.add_argument("--parties", type=int, default=200)
-    p.add_argument("--writers", type=int, default=64)
+    p.add_argument("--writers", type=int, default=32)
     p.add_argument("--readers", type=int, default=4)
     p.add_argument(
         "--read-rate",

@@ -40,10 +40,19 @@ def main() -> None:
         ["bench/history_read.py", "--entries", "20000" if quick else "1000000"],
     )
     _run("projection lag (bench/projection_lag.py)", ["bench/projection_lag.py", "--seconds", "5" if quick else "20"])
-    _run(
-        "HTTP API under load (bench/api_load.py)",
-        ["bench/api_load.py", "--seconds", "10" if quick else "20", "--statements", "15000" if quick else "30000"],
-    )
+    for writers in ("16", "32"):
+        _run(
+            f"HTTP API under load, {writers} submitting connections (bench/api_load.py)",
+            [
+                "bench/api_load.py",
+                "--writers",
+                writers,
+                "--seconds",
+                "10" if quick else "20",
+                "--statements",
+                "15000" if quick else "40000",
+            ],
+        )
 
 
 if __name__ == "__main__":
