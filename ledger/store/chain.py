@@ -265,3 +265,15 @@ class CachedChainTx:
     def write(self, writes: ChainWrites) -> None:
         self.inner.write(writes)
         self.written = writes
+
+
+def append_cached(
+    inner: ChainTx, cache: ChainCache, pendings: Sequence[Pending], before_commit: BeforeCommit | None
+) -> tuple[CachedChainTx, list[Appended]]:
+    """``append`` through ``cache``, then ``before_commit``; the caller commits, then calls
+    ``cache.committed(tx)`` with the returned transaction."""
+    tx = CachedChainTx(inner, cache)
+    appended = append(tx, pendings)
+    if before_commit is not None:
+        before_commit(appended)
+    return tx, appended

@@ -20,7 +20,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
-from ledger.store.chain import Appended, BeforeCommit, CachedChainTx, ChainCache, ChainWrites, Pending
+from ledger.store.chain import Appended, BeforeCommit, ChainCache, ChainWrites, Pending
 
 
 def _pg(sql: str) -> str:
@@ -123,10 +123,9 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
             with conn.transaction(), conn.cursor() as curs:
                 self._lock_table(curs)
                 self._notify_channel(curs)
-                tx = CachedChainTx(_PostgresChainTx(curs, self), self._chain_cache)
-                appended = chain.append(tx, pendings)
-                if before_commit is not None:
-                    before_commit(appended)
+                tx, appended = chain.append_cached(
+                    _PostgresChainTx(curs, self), self._chain_cache, pendings, before_commit
+                )
             self._chain_cache.committed(tx)
             return appended
 

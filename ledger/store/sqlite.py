@@ -29,7 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from ledger.store import chain, schema
 from ledger.store.base import LedgerStore
-from ledger.store.chain import Appended, BeforeCommit, CachedChainTx, ChainCache, ChainWrites, Pending
+from ledger.store.chain import Appended, BeforeCommit, ChainCache, ChainWrites, Pending
 from ledger.store.write_lock import write_lock_for
 
 
@@ -133,10 +133,9 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         with self._appending, self._writing(), self.datastore.get_connection(commit=True) as conn:
             assert isinstance(conn, SQLiteConnection)
             with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
-                tx = CachedChainTx(_SQLiteChainTx(cursor, self), self._chain_cache)
-                appended = chain.append(tx, pendings)
-                if before_commit is not None:
-                    before_commit(appended)
+                tx, appended = chain.append_cached(
+                    _SQLiteChainTx(cursor, self), self._chain_cache, pendings, before_commit
+                )
             self._chain_cache.committed(tx)
             return appended
 

@@ -80,3 +80,15 @@ def registered_contract(ledger: Ledger, buyer: Party, supplier: Party) -> tuple[
 def evidence(text: str = "evidence") -> str:
     """A SHA-256 hex digest standing for an evidence document."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def commitment_body(authority: Party, content: str = "承诺") -> dict[str, Any]:
+    """The body of a commitment of kind ``other`` made to ``authority``."""
+    return {
+        "kind": "other",
+        "authority": authority.subject,
+        "content": content,
+        "made_on": "2026-01-10",
+        "deadline": "2026-06-30",
+        "related": None,
+    }

@@ -13,7 +13,7 @@ from ledger.client import KeyFile
 from ledger.parties import Party, revoke_key
 from ledger.service import Ledger
 from ledger.settings import Settings
-from tests.ledger.scenario import enterprise, government
+from tests.ledger.scenario import commitment_body, enterprise, government
 from verifier.entry import parse_entry
 from verifier.hashing import entry_hash, leaf_hash
 from verifier.merkle import CompactRange, check_consistency, check_inclusion, prove_consistency, tree_hash
@@ -135,14 +135,7 @@ def test_two_writers_of_one_store_take_turns_about_the_same_subjects(ledger: Led
     maker = enterprise(ledger)
     other = Ledger.open(ledger.settings)
     try:
-        body = {
-            "kind": "other",
-            "authority": authority.subject,
-            "content": "承诺",
-            "made_on": "2026-01-10",
-            "deadline": "2026-06-30",
-            "related": None,
-        }
+        body = commitment_body(authority)
         for turn in range(12):
             writer = ledger if turn % 3 else other
             for _ in range(1 + turn % 2):
