@@ -109,6 +109,7 @@ class GroupCommit:
             results = [LedgerError(f"internal error: {e}", code="internal")] * len(group)
         for s, r in zip(group, results, strict=True):
             if isinstance(r, LedgerError):
+                r.details.pop("item", None)  # its place in the group means nothing to its one submitter
                 s.error = r
             else:
                 s.receipt = r

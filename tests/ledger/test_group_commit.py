@@ -45,5 +45,6 @@ def test_concurrent_submissions_each_get_their_own_answer(ledger: Ledger) -> Non
     assert len(receipts) == 60
     assert len(errors) == 11
     assert {e.code for e in errors[:10]} <= {"not_registered", "malformed"}
+    assert all("item" not in e.details for e in errors), "each submitter sent one statement: no place in a group"
     assert ledger.size() == size + 60
     assert sorted(r["index"] for r in receipts) == list(range(size, size + 60))
