@@ -2,10 +2,11 @@
 
 Builds a fresh ledger (SQLite in a temporary directory, or PostgreSQL when LVYUE_DATABASE_URL is set), registers
 parties in-process, pre-signs one ``commitment.made`` per submission (each on its own aggregate), serves the API
-with uvicorn (``--workers``, default one per core) and then, for ``--seconds``, runs ``--writers`` concurrent
-submitters and ``--readers`` readers (checkpoint and subject checks alternately, each ``--read-rate`` requests per
-second, as offices and monitors poll; 0 for as fast as they can). Prints submissions/s, p50/p99 latency and errors
-by status.
+with ``lvyue serve --workers N --no-access-log`` (``--workers``, default one per core; the projections are kept
+current in its supervising process, as when an operator serves) and then, for ``--seconds``, runs ``--writers``
+concurrent submitters and ``--readers`` readers (checkpoint and subject checks alternately, each ``--read-rate``
+requests per second, as offices and monitors poll; 0 for as fast as they can). Prints submissions/s, p50/p99
+latency and errors by status.
 
     .venv/bin/python bench/api_load.py --statements 20000 --writers 16 --readers 4 --read-rate 50
 """
@@ -257,9 +258,12 @@ def main() -> None:
         LVYUE_RATE="0",
         LVYUE_TOKENS=f"auditor={AUDITOR_TOKEN},operator=bench-operator,authority=bench-authority",
     )
-    cmd = [sys.executable, "-m", "uvicorn", "api.main:app_from_env", "--factory", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(cmd, env=env)
+    # served as an operator serves it: `lvyue serve` keeps the projections current (and issues the periodic
+    # checkpoints) in its supervising process, its uvicorn workers answer the requests
+    lvyue = str(Path(sys.executable).with_name("lvyue"))
+    cmd = [lvyue, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    cmd += ["--rate", "0", "--no-access-log"]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

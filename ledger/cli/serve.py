@@ -40,7 +40,13 @@ def start_checkpoints(ledger: Ledger, interval: float) -> tuple[threading.Thread
 @click.option(
     "--rate", default=20.0, show_default=True, help="Public reads per second per client address (0: no limit)."
 )
-def serve(host: str, port: int, workers: int, rate: float) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log every request on standard output (role accesses are always kept in access-log.jsonl).",
+)
+def serve(host: str, port: int, workers: int, rate: float, access_log: bool) -> None:
     """Serve the HTTP API; print the URLs to open and, on first run, the role tokens (shown only once)."""
     import uvicorn
 
@@ -76,10 +82,17 @@ def serve(host: str, port: int, workers: int, rate: float) -> None:
                 # the workers read the projections this process keeps current
                 os.environ["LVYUE_RATE"] = str(rate)
                 os.environ["LVYUE_PROJECTIONS_POLL"] = "0"
-                uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers)
+                uvicorn.run(
+                    "api.main:app_from_env",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    access_log=access_log,
+                )
             else:
                 app = create_app(ledger, tokens=tokens, rate=rate, projections=projections, poller=poller)
-                uvicorn.run(app, host=host, port=port)
+                uvicorn.run(app, host=host, port=port, access_log=access_log)
         finally:
             stop.set()
     finally:
