@@ -40,7 +40,7 @@ def main() -> None:
         ["bench/history_read.py", "--entries", "20000" if quick else "1000000"],
     )
     _run("projection lag (bench/projection_lag.py)", ["bench/projection_lag.py", "--seconds", "5" if quick else "20"])
-    for writers in ("16", "32"):
+    for writers in ("10", "16", "32"):
         _run(
             f"HTTP API under load, {writers} submitting connections (bench/api_load.py)",
             [
