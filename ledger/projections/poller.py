@@ -17,6 +17,10 @@ log = logging.getLogger("lvyue.projections")
 LONG_CHAIN = 1000  # subjects with more entries than this are not recomputed on every tick
 
 
+SERVED_BATCH = 64
+"""Entries a served poller applies per transaction (their rows take a few milliseconds to write)."""
+
+
 class Poller(threading.Thread):
     """Runs ``projections.run_once(ledger)`` every ``interval`` seconds until ``stop()``.
 
@@ -27,13 +31,20 @@ class Poller(threading.Thread):
     lock on ``<data dir>/projections.lock`` while it is the runner; the others wait for it, and one takes over
     if the runner's process ends. Running several would be safe (positions move by compare-and-set) but each
     would redo the same work.
+
+    It applies ``batch`` entries per transaction (default ``SERVED_BATCH``): the rows of each are written under
+    the database's write lock, which on SQLite the log's appends need too, so small batches keep the appends'
+    waits short while the API is busy.
     """
 
-    def __init__(self, projections: Projections, ledger: Ledger, interval: float = 0.25) -> None:
+    def __init__(
+        self, projections: Projections, ledger: Ledger, interval: float = 0.25, batch: int = SERVED_BATCH
+    ) -> None:
         super().__init__(name="lvyue-projections", daemon=True)
         self.projections = projections
         self.ledger = ledger
         self.interval = interval
+        self.batch = batch
         self.errors = 0
         self._stop_event = threading.Event()
         self._wake = threading.Event()
@@ -65,6 +76,7 @@ class Poller(threading.Thread):
                         full = tick % max(1, int(60 / self.interval)) == 0
                         self.projections.run_once(
                             self.ledger,
+                            batch=self.batch,
                             flush_budget=1.0 if full else self.interval / 10,
                             flush_max_chain=None if full else LONG_CHAIN,
                         )
