@@ -4,9 +4,9 @@ Builds a fresh ledger (SQLite in a temporary directory, or PostgreSQL when LVYUE
 parties in-process, pre-signs one ``commitment.made`` per submission (each on its own aggregate), serves the API
 with ``lvyue serve --workers N --no-access-log`` (``--workers``, default one per core; the projections are kept
 current in its supervising process, as when an operator serves) and then, for ``--seconds``, runs ``--writers``
-concurrent submitters and ``--readers`` readers (checkpoint and subject checks alternately, each ``--read-rate``
-requests per second, as offices and monitors poll; 0 for as fast as they can). Prints submissions/s, p50/p99
-latency and errors by status.
+concurrent submitters and ``--readers`` readers (checkpoint, subject check and credit history in turn, each
+``--read-rate`` requests per second, as offices and monitors poll; 0 for as fast as they can). Prints
+submissions/s, p50/p99 latency and errors by status.
 
     .venv/bin/python bench/api_load.py --statements 20000 --writers 16 --readers 4 --read-rate 50
 """
@@ -100,10 +100,13 @@ async def reader(
     headers = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
     while time.perf_counter() < stop:
         t = time.perf_counter()
-        if random.random() < 0.5:
+        pick, subject = random.randrange(3), random.choice(subjects)
+        if pick == 0:
             r = await client.get("/log/checkpoint", headers=headers)
+        elif pick == 1:
+            r = await client.get("/check", params={"codes": subject}, headers=headers)
         else:
-            r = await client.get("/check", params={"codes": random.choice(subjects)}, headers=headers)
+            r = await client.get(f"/subjects/{subject}/history", headers=headers)
         lat.append(time.perf_counter() - t)
         if r.status_code != 200:
             errors[f"read {r.status_code}"] += 1
