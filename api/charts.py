@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from markupsafe import escape
 
+from ledger.reports import OUTCOME_SERIES
+
 __all__ = [
     "FONT",
     "GRADE_COLORS",
@@ -23,16 +25,6 @@ __all__ = [
 
 FONT = '"Noto Sans CJK SC", "Microsoft YaHei", sans-serif'
 GRADE_COLORS = {"A": "#2e7d32", "B": "#1565c0", "C": "#f9a825", "D": "#c62828"}
-OUTCOME_SERIES: tuple[tuple[str, str, str], ...] = (
-    ("on_time", "按期履约", "#2e7d32"),
-    ("late", "逾期履约", "#f9a825"),
-    ("partial", "部分履约", "#ef6c00"),
-    ("failed", "未履约", "#c62828"),
-    ("overdue_open", "逾期未履约", "#8e24aa"),
-    ("disputed", "争议中", "#6d4c41"),
-    ("open", "未到期", "#90caf9"),
-    ("terminated", "合同终止", "#9e9e9e"),
-)
 
 
 def _svg_open(width: int, height: int, label: str) -> str:

@@ -158,16 +158,17 @@ FACTOR_LABELS = {
     "commitments_kept": "践行信用承诺",
 }
 
-_CHART = (
+OUTCOME_SERIES: tuple[tuple[str, str, str], ...] = (
     ("on_time", "按期履约", "#2e7d32"),
     ("late", "逾期履约", "#f9a825"),
     ("partial", "部分履约", "#ef6c00"),
     ("failed", "未履约", "#c62828"),
     ("overdue_open", "逾期未履约", "#8e24aa"),
     ("disputed", "争议中", "#6d4c41"),
-    ("open", "未到期", "#1565c0"),
-    ("terminated", "合同终止", "#757575"),
+    ("open", "未到期", "#90caf9"),
+    ("terminated", "合同终止", "#9e9e9e"),
 )
+"""Milestone outcome classes as charted, in the report and on the portal alike: (key, label, colour)."""
 
 _FONT = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
 
@@ -191,7 +192,10 @@ def _money_or_count(key: str, value: int) -> str:
 def chart_svg(history: Mapping[str, Any]) -> str:
     """An inline SVG bar chart of the subject's milestones (as obligor) by class, from a history dict."""
     figures = history.get("figures", {})
-    counts = [(label, int(figures.get(f"milestones.{key}", {}).get("value", 0)), color) for key, label, color in _CHART]
+    counts = [
+        (label, int(figures.get(f"milestones.{key}", {}).get("value", 0)), color)
+        for key, label, color in OUTCOME_SERIES
+    ]
     top = max([c for _, c, _ in counts] + [1])
     width, bar_h, gap, left = 560, 22, 8, 110
     height = len(counts) * (bar_h + gap) + gap

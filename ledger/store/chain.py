@@ -174,8 +174,6 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | No
     notification_ids = tx.insert_events(events)
     writes.entries = [(i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)]
     tx.write(writes)
-    if isinstance(tx, CachedChainTx):
-        tx.end = (index, prev) if prev is not None else None
     return [Appended(i, digest, data, nid) for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)]
 
 
@@ -204,10 +202,10 @@ class ChainCache:
         self.hashes_kept = hashes_kept
         self.subjects_kept = subjects_kept
 
-    def committed(self, tx: CachedChainTx) -> None:
-        """Take in what the transaction of ``tx`` wrote (call after its commit succeeded)."""
-        writes, end = tx.written, tx.end
-        if writes is None or end is None:
+    def committed(self, tx: CachedChainTx, appended: Sequence[Appended]) -> None:
+        """Take in what the transaction of ``tx`` wrote, ``appended`` (call after its commit succeeded)."""
+        writes = tx.written
+        if writes is None or not appended:
             return
         if not tx.fresh:
             self.heads.clear()
@@ -219,7 +217,7 @@ class ChainCache:
         self.hashes.update(writes.hashes)
         while len(self.hashes) > self.hashes_kept:
             del self.hashes[next(iter(self.hashes))]
-        self.size, self.last = end
+        self.size, self.last = appended[-1].index + 1, appended[-1].entry_hash
 
 
 class CachedChainTx:
@@ -230,7 +228,6 @@ class CachedChainTx:
         self.cache = cache
         self.fresh = False  # the cache's subject heads are current (nobody else appended since)
         self.written: ChainWrites | None = None
-        self.end: tuple[int, bytes] | None = None  # (size, last entry hash) after this transaction
 
     def head(self) -> tuple[int, bytes | None]:
         size, last = self.inner.head()
@@ -271,7 +268,7 @@ def append_cached(
     inner: ChainTx, cache: ChainCache, pendings: Sequence[Pending], before_commit: BeforeCommit | None
 ) -> tuple[CachedChainTx, list[Appended]]:
     """``append`` through ``cache``, then ``before_commit``; the caller commits, then calls
-    ``cache.committed(tx)`` with the returned transaction."""
+    ``cache.committed(tx, appended)`` with what it returned."""
     tx = CachedChainTx(inner, cache)
     appended = append(tx, pendings)
     if before_commit is not None:

@@ -126,7 +126,7 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
                 tx, appended = chain.append_cached(
                     _PostgresChainTx(curs, self), self._chain_cache, pendings, before_commit
                 )
-            self._chain_cache.committed(tx)
+            self._chain_cache.committed(tx, appended)
             return appended
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:

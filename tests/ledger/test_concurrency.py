@@ -104,14 +104,7 @@ def test_revocation_landing_after_the_check_is_caught_in_the_transaction(ledger:
     buyer, supplier = government(ledger), enterprise(ledger)
     # Warm this ledger's key cache with the supplier's (still valid) key.
     agg = str(uuid.uuid4())
-    body = {
-        "kind": "other",
-        "authority": buyer.subject,
-        "content": "承诺",
-        "made_on": "2026-01-10",
-        "deadline": "2026-06-30",
-        "related": None,
-    }
+    body = commitment_body(buyer)
     supplier.submit("commitment.made", agg, body)
     other = Ledger.open(ledger.settings)
     try:

@@ -9,19 +9,12 @@ from typing import Any
 from ledger.errors import LedgerError
 from ledger.group_commit import GroupCommit
 from ledger.service import Ledger
-from tests.ledger.scenario import enterprise, government
+from tests.ledger.scenario import commitment_body, enterprise, government
 
 
 def test_concurrent_submissions_each_get_their_own_answer(ledger: Ledger) -> None:
     maker, authority = enterprise(ledger), government(ledger)
-    body = {
-        "kind": "other",
-        "authority": authority.subject,
-        "content": "承诺",
-        "made_on": "2026-01-10",
-        "deadline": "2026-06-30",
-        "related": None,
-    }
+    body = commitment_body(authority)
     good = [maker.statement("commitment.made", str(uuid.uuid4()), body) for _ in range(60)]
     bad = [
         maker.statement("commitment.made", str(uuid.uuid4()), dict(body, authority="91120113MA0000099X"))
