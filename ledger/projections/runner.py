@@ -18,12 +18,12 @@ import dataclasses
 import datetime
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
 
 from ledger.errors import LedgerError, NotFound
 from ledger.projections.grading_rules import load_grading_rules
@@ -56,6 +56,7 @@ __all__ = ["BATCH", "ProjectionError", "Projections", "history_from_dict", "toda
 
 BATCH = 500
 RUNNER = "main"
+STORE_CHUNK = 64  # recomputed histories stored per write transaction
 
 COMMITMENT_TYPES = frozenset({"commitment.made", "commitment.kept", "commitment.broken", "commitment.overdue"})
 Grouping = Literal["month", "type", "month_type"]
@@ -99,6 +100,41 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Computed:
+    """A subject's worked-out history, with the position and row version it was worked out from."""
+
+    subject: str
+    as_of: str
+    position: int
+    version: int | None
+    history: History
+    graded: Grade
+
+
+_STORE_HISTORY = (
+    update(SUBJECT_HISTORY)
+    .where(and_(SUBJECT_HISTORY.c.subject == bindparam("s"), SUBJECT_HISTORY.c.version == bindparam("v")))
+    .values(
+        {
+            name: bindparam("new_" + name)
+            for name in (
+                "as_of",
+                "through",
+                "kind",
+                "grade",
+                "score",
+                "overdue_open",
+                "commitments_broken",
+                "arrears_amount",
+                "history",
+                "grading",
+            )
+        }
+    )
+)
 
 
 def history_from_dict(d: Mapping[str, Any]) -> History:
@@ -598,14 +634,23 @@ class Projections:
             if max_chain is not None:
                 query = query.having(chain <= max_chain)
             stale = [str(s) for s in conn.execute(query).scalars()]
-        today = self.clock()
         deadline = None if budget is None else time.monotonic() + budget
+        return self._recompute(ledger, stale, self.clock(), deadline)
+
+    def _recompute(self, ledger: Ledger, subjects: Sequence[str], today: str, deadline: float | None) -> int:
+        """Work out and store the histories of ``subjects`` in turn until ``deadline`` (monotonic) passes;
+        stored ``STORE_CHUNK`` at a time, so the write lock is taken once per chunk; return how many."""
         done = 0
-        for subject in stale:
+        pending: list[_Computed] = []
+        for subject in subjects:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            self._compute(ledger, subject, today, store=True)
+            pending.append(self._work_out(ledger, subject, today))
             done += 1
+            if len(pending) >= STORE_CHUNK:
+                self._store(pending)
+                pending = []
+        self._store(pending)
         return done
 
     def refresh(self, ledger: Ledger | None = None) -> int:
@@ -620,9 +665,7 @@ class Projections:
                     select(SUBJECT_HISTORY.c.subject).where(SUBJECT_HISTORY.c.as_of != today)
                 ).scalars()
             ]
-        for subject in old:
-            self._compute(ledger, subject, today, store=True)
-        return len(old)
+        return self._recompute(ledger, old, today, None)
 
     def subject_entries(self, subject: str, *, before: int | None = None) -> list[int]:
         """The indexes of the applied entries concerning ``subject``, ascending (all, or those below ``before``)."""
@@ -636,6 +679,13 @@ class Projections:
         return [int(i) for i in conn.execute(q.order_by(SUBJECT_ENTRIES.c.idx)).scalars()]
 
     def _compute(self, ledger: Ledger, subject: str, as_of: str, *, store: bool) -> tuple[History, Grade]:
+        done = self._work_out(ledger, subject, as_of)
+        if store and done.version is not None:
+            self._store([done])
+        return done.history, done.graded
+
+    def _work_out(self, ledger: Ledger, subject: str, as_of: str) -> _Computed:
+        """``subject``'s history and grade as of ``as_of`` from its applied entries (nothing written)."""
         with self.engine.begin() as conn:
             position = int(conn.execute(select(TRACKING.c.position).where(TRACKING.c.name == RUNNER)).scalar_one())
             version = conn.execute(
@@ -645,26 +695,32 @@ class Projections:
         found = ledger.entries_at(indexes)
         entries = [orjson.loads(found[i]) for i in indexes]
         history = compute_history(subject, entries, as_of=as_of)
-        graded = grade(history, self.rules)
-        if store and version is not None:
+        return _Computed(subject, as_of, position, version, history, grade(history, self.rules))
+
+    def _store(self, computed: Sequence[_Computed]) -> None:
+        """Store worked-out histories in one short write transaction; a row whose version moved since it was
+        read (a newer entry marked it stale again) is left for the next run."""
+        rows = [
+            {
+                "s": c.subject,
+                "v": c.version,
+                "new_as_of": c.as_of,
+                "new_through": c.position,
+                "new_kind": c.history.kind,
+                "new_grade": c.graded.grade,
+                "new_score": c.graded.score,
+                "new_overdue_open": c.history.value("milestones.overdue_open") or 0,
+                "new_commitments_broken": c.history.value("commitments.broken") or 0,
+                "new_arrears_amount": c.history.value("arrears.amount") or 0,
+                "new_history": _dumps(c.history.to_dict()),
+                "new_grading": _dumps(c.graded.to_dict()),
+            }
+            for c in computed
+            if c.version is not None
+        ]
+        if rows:
             with write_transaction(self.engine) as conn:
-                conn.execute(
-                    update(SUBJECT_HISTORY)
-                    .where(and_(SUBJECT_HISTORY.c.subject == subject, SUBJECT_HISTORY.c.version == version))
-                    .values(
-                        as_of=as_of,
-                        through=position,
-                        kind=history.kind,
-                        grade=graded.grade,
-                        score=graded.score,
-                        overdue_open=history.value("milestones.overdue_open") or 0,
-                        commitments_broken=history.value("commitments.broken") or 0,
-                        arrears_amount=history.value("arrears.amount") or 0,
-                        history=_dumps(history.to_dict()),
-                        grading=_dumps(graded.to_dict()),
-                    )
-                )
-        return history, graded
+                conn.execute(_STORE_HISTORY, rows)
 
     def record(self, subject: str) -> dict[str, Any] | None:
         """The stored row of ``subject`` as it is (a primary-key read, no recomputation): ``{"subject",

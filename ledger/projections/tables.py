@@ -163,8 +163,14 @@ def engine_url(settings: Settings) -> str:
 
 
 def make_engine(settings: Settings) -> Engine:
-    """An engine on the ledger's database. On SQLite, transactions begin explicitly (``BEGIN``) so a batch
-    of view updates and its tracking write commit or roll back together; see ``write_transaction``."""
+    """An engine on the ledger's database for the read models. On SQLite, transactions begin explicitly
+    (``BEGIN``) so a batch of view updates and its tracking write commit or roll back together; see
+    ``write_transaction``.
+
+    Everything written through it is derived from the log and rebuilt from it, so its commits do not wait for
+    the disk (SQLite in WAL mode: ``synchronous = NORMAL``; PostgreSQL: ``synchronous_commit = off``). The
+    database stays consistent; a power loss can only undo the read models' last commits, which the runner
+    applies again from its tracked position. The log's own appends keep waiting for the disk."""
     url = engine_url(settings)
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +180,8 @@ def make_engine(settings: Settings) -> Engine:
         def _connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
             dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+            if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
@@ -183,7 +191,13 @@ def make_engine(settings: Settings) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=5,
+        max_overflow=5,
+        pool_pre_ping=True,
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
 
 
 @contextlib.contextmanager

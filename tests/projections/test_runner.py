@@ -190,3 +190,28 @@ def test_grading_rules_file(settings: Settings, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LVYUE_GRADING_RULES", str(settings.data_dir / "missing.toml"))
     with pytest.raises(MalformedInput):
         load_grading_rules(settings)
+
+
+def test_read_models_commit_without_waiting_for_the_disk_the_log_does(projections: Projections, ledger: Ledger) -> None:
+    # The read models are rebuilt from the log, so their commits need not wait for the disk; the log's must.
+    with projections.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert ledger.store._rows("PRAGMA synchronous") == [(2,)]  # FULL
+        else:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+            assert ledger.store._rows("SHOW synchronous_commit") == [("on",)]
+
+
+def test_a_history_marked_stale_while_it_was_worked_out_is_not_stored(projections: Projections, ledger: Ledger) -> None:
+    build_scenario(ledger)
+    projections.run_once(ledger, flush_budget=0.0)  # applied, histories left stale
+    assert projections.record(E_CODE) is None
+    worked_out = projections._work_out(ledger, E_CODE, AS_OF)
+    with projections.engine.begin() as conn:  # as the runner marks a subject its new entry concerns
+        conn.execute(update(SUBJECT_HISTORY).values(version=SUBJECT_HISTORY.c.version + 1))
+    projections._store([worked_out])
+    assert projections.record(E_CODE) is None
+    projections._store([projections._work_out(ledger, E_CODE, AS_OF)])
+    stored = projections.record(E_CODE)
+    assert stored is not None and stored["score"] == projections.grade(E_CODE).score
