@@ -5,18 +5,20 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 
 class AccessLog:
-    """Appends one JSON line per logged request; ``path`` None keeps the lines in memory only."""
+    """Appends one JSON line per logged request; ``path`` None keeps the lines in memory only. The file is
+    opened once, in append mode, and each line is written through to it as it is recorded."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.recent: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._file: BinaryIO | None = None
 
     def record(self, role: str, method: str, target: str, client: str | None) -> None:
         """Log one request by ``role`` (the line also keeps the time and the client address).
@@ -31,10 +33,19 @@ class AccessLog:
             "target": target,
             "client": client,
         }
+        data = orjson.dumps(line) + b"\n"
         with self._lock:
             self.recent.append(line)
             del self.recent[:-1000]
             if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("ab") as f:
-                    f.write(orjson.dumps(line) + b"\n")
+                if self._file is None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._file = self.path.open("ab", buffering=0)
+                self._file.write(data)
+
+    def close(self) -> None:
+        """Close the file (a later ``record`` opens it again)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

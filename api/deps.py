@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,19 +22,19 @@ from ledger.service import Ledger
 _bearer = HTTPBearer(auto_error=False, description="A role token: registration authority, operator or auditor.")
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     """The application's ledger."""
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_open_aggregates(request: Request) -> OpenAggregates:
+async def get_open_aggregates(request: Request) -> OpenAggregates:
     """The application's index of contracts and commitments the clock still watches."""
     index: OpenAggregates = request.app.state.open_aggregates
     return index
 
 
-def get_group_commit(request: Request) -> GroupCommit:
+async def get_group_commit(request: Request) -> GroupCommit:
     """The application's group committer for single statements."""
     group: GroupCommit = request.app.state.group_commit
     return group
@@ -61,12 +61,17 @@ def _target(request: Request) -> str:
     return request.url.path + ("?" + query if query else "")
 
 
-def get_role(request: Request, credentials: Credentials) -> Role | None:
-    """The role whose bearer token the request carries; None without a token.
+async def get_role(request: Request, credentials: Credentials) -> Role | None:
+    """The role whose bearer token the request carries; None without a token. (The dependencies are
+    coroutines: they do no I/O worth a thread, and FastAPI would run a plain function in its thread pool.)
 
     Raises:
         ApiError: 401 ``unauthorized`` for a token of no role.
     """
+    return _role_of(request, credentials)
+
+
+def _role_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Role | None:
     if credentials is None:
         if "authorization" in request.headers:
             raise ApiError(401, "the Authorization header is not a bearer token", code="unauthorized")
@@ -108,7 +113,7 @@ def rate_limit(request: Request) -> None:
         raise ApiError(429, "too many requests; slow down", code="rate_limited", retry_after=max(1, round(wait + 0.5)))
 
 
-def get_reader(request: Request, role: RoleDep) -> Viewer:
+async def get_reader(request: Request, role: RoleDep) -> Viewer:
     """A reader of public data: the public is rate-limited, a role is not.
 
     Raises:
@@ -119,7 +124,7 @@ def get_reader(request: Request, role: RoleDep) -> Viewer:
     return Viewer(role)
 
 
-def get_viewer(request: Request, role: RoleDep) -> Viewer:
+async def get_viewer(request: Request, role: RoleDep) -> Viewer:
     """A reader of data with restricted parts: a role's reads go to the access log, the public's are
     rate-limited.
 
@@ -138,16 +143,16 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 ReaderDep = Annotated[Viewer, Depends(get_reader)]
 
 
-def require(role: Role) -> Callable[[Request, Credentials], Role]:
+def require(role: Role) -> Callable[[Request, Credentials], Coroutine[Any, Any, Role]]:
     """A dependency admitting only callers with ``role``'s bearer token (and logging the access).
 
     The dependency raises ApiError 401 without a valid token and 403 with another role's token.
     """
 
-    def dependency(request: Request, credentials: Credentials) -> Role:
+    async def dependency(request: Request, credentials: Credentials) -> Role:
         if credentials is None:
             raise ApiError(401, f"this needs the {role}'s bearer token", code="unauthorized")
-        found = get_role(request, credentials)
+        found = _role_of(request, credentials)
         if found != role:
             raise ApiError(403, f"this needs the {role}'s token, not the {found}'s", code="forbidden")
         access: AccessLog = request.app.state.access

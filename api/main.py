@@ -69,6 +69,7 @@ def create_app(
             owned.stop()
         if own_projections:
             app.state.projections.engine.dispose()
+        app.state.access.close()
 
     app = FastAPI(title="lvyue 履约", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.ledger = ledger

@@ -179,7 +179,7 @@ def records(
     return {"subject": shown, "records": [{**r, "subject": shown} for r in out]}
 
 
-def _person_role(request: Request, role: Annotated[Role | None, Depends(get_role)]) -> Role:
+async def _person_role(request: Request, role: Annotated[Role | None, Depends(get_role)]) -> Role:
     if role is None:
         raise ApiError(401, "this needs the operator's or the authority's bearer token", code="unauthorized")
     if role not in privacy.READ_ROLES:
