@@ -86,12 +86,20 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
+_LEAVES = frozenset({str, int, bool, float, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """A JSON-ready copy: dataclass instances and mappings to dicts, tuples and frozensets to lists."""
-    if type(value) in _FIELDS or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
-        names = _FIELDS.get(type(value))
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if kind in _FIELDS or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        names = _FIELDS.get(kind)
         if names is None:
-            names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+            names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
         return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}

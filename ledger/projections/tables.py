@@ -222,11 +222,29 @@ def upsert(
     is None, every non-key column to the new row's value."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(keys), update), list(rows))
+
+
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _upsert_statement(
+    dialect_name: str, table: Table, keys: tuple[str, ...], update: Callable[[Any], Mapping[str, Any]] | None
+) -> Any:
+    """The upsert statement, built once per table, keys and ``update`` code (an ``update`` that closes over
+    variables is built each time: its result may differ from call to call)."""
+    code = getattr(update, "__code__", None)
+    cacheable = update is None or (code is not None and getattr(update, "__closure__", None) is None)
+    key = (dialect_name, table, keys, code)
+    if cacheable and key in _UPSERTS:
+        return _UPSERTS[key]
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     if update is None:
         sets = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     else:
         sets = dict(update(stmt.excluded))
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=sets)
-    conn.execute(stmt, list(rows))
+    built = stmt.on_conflict_do_update(index_elements=list(keys), set_=sets)
+    if cacheable:
+        _UPSERTS[key] = built
+    return built
