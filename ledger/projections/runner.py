@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, inspect, select, update
 
 from ledger.errors import LedgerError, NotFound
 from ledger.projections.grading_rules import load_grading_rules
@@ -34,6 +34,7 @@ from ledger.projections.tables import (
     INDICATORS,
     META,
     METADATA,
+    SUBJECT_DOCS,
     SUBJECT_ENTRIES,
     SUBJECT_HISTORY,
     TRACKING,
@@ -137,8 +138,6 @@ _STORE_HISTORY = (
                 "overdue_open",
                 "commitments_broken",
                 "arrears_amount",
-                "history",
-                "grading",
             )
         }
     )
@@ -328,6 +327,11 @@ class Projections:
         return projections
 
     def _create(self) -> None:
+        existing = inspect(self.engine)
+        if existing.has_table(SUBJECT_HISTORY.name) and "history" in {
+            c["name"] for c in existing.get_columns(SUBJECT_HISTORY.name)
+        }:
+            METADATA.drop_all(self.engine)  # an earlier layout: rebuilt from the log
         METADATA.create_all(self.engine)
         rules_json = _dumps(self.rules.to_mapping())
         with write_transaction(self.engine) as conn:
@@ -612,8 +616,6 @@ class Projections:
                 "overdue_open": 0,
                 "commitments_broken": 0,
                 "arrears_amount": 0,
-                "history": "{}",
-                "grading": "{}",
             }
             for s in sorted(batch.touched)
         ]
@@ -707,8 +709,11 @@ class Projections:
 
     def _store(self, computed: Sequence[_Computed]) -> None:
         """Store worked-out histories in one short write transaction; a row whose version moved since it was
-        read (a newer entry marked it stale again) is left for the next run."""
-        rows = [
+        read (a newer entry marked it stale again) keeps waiting for the next run."""
+        rows = [c for c in computed if c.version is not None]
+        if not rows:
+            return
+        figures = [
             {
                 "s": c.subject,
                 "v": c.version,
@@ -720,15 +725,16 @@ class Projections:
                 "new_overdue_open": c.history.value("milestones.overdue_open") or 0,
                 "new_commitments_broken": c.history.value("commitments.broken") or 0,
                 "new_arrears_amount": c.history.value("arrears.amount") or 0,
-                "new_history": _dumps(c.history.to_dict()),
-                "new_grading": _dumps(c.graded.to_dict()),
             }
-            for c in computed
-            if c.version is not None
+            for c in rows
         ]
-        if rows:
-            with write_transaction(self.engine) as conn:
-                conn.execute(_STORE_HISTORY, rows)
+        docs = [
+            {"subject": c.subject, "history": _dumps(c.history.to_dict()), "grading": _dumps(c.graded.to_dict())}
+            for c in rows
+        ]
+        with write_transaction(self.engine) as conn:
+            upsert(conn, SUBJECT_DOCS, docs, ["subject"])  # read only beside a row whose as_of is set
+            conn.execute(_STORE_HISTORY, figures)
 
     def record(self, subject: str) -> dict[str, Any] | None:
         """The stored row of ``subject`` as it is (a primary-key read, no recomputation): ``{"subject",
@@ -742,9 +748,11 @@ class Projections:
                     SUBJECT_HISTORY.c.kind,
                     SUBJECT_HISTORY.c.grade,
                     SUBJECT_HISTORY.c.score,
-                    SUBJECT_HISTORY.c.history,
-                    SUBJECT_HISTORY.c.grading,
-                ).where(SUBJECT_HISTORY.c.subject == subject)
+                    SUBJECT_DOCS.c.history,
+                    SUBJECT_DOCS.c.grading,
+                )
+                .join(SUBJECT_DOCS, SUBJECT_DOCS.c.subject == SUBJECT_HISTORY.c.subject)
+                .where(SUBJECT_HISTORY.c.subject == subject)
             ).first()
         if row is None or row.as_of == "":
             return None

@@ -37,6 +37,7 @@ __all__ = [
     "META",
     "METADATA",
     "SUBJECT_ENTRIES",
+    "SUBJECT_DOCS",
     "SUBJECT_HISTORY",
     "TRACKING",
     "engine_url",
@@ -74,13 +75,21 @@ SUBJECT_HISTORY = Table(
     Column("overdue_open", Integer, nullable=False),
     Column("commitments_broken", Integer, nullable=False),
     Column("arrears_amount", BigInteger, nullable=False),
-    Column("history", Text, nullable=False),  # History.to_dict() as JSON
-    Column("grading", Text, nullable=False),  # Grade.to_dict() as JSON
     Index("proj_subject_history_grade", "grade", "score"),
     Index("proj_subject_history_as_of", "as_of"),
     Index("proj_subject_history_overdue", "overdue_open"),
     Index("proj_subject_history_broken", "commitments_broken"),
     Index("proj_subject_history_arrears", "arrears_amount"),
+)
+
+# The documents behind each SUBJECT_HISTORY row, apart from it: every new entry about a subject marks its narrow
+# row stale, and a row holding kilobytes of JSON would be written out in full each time.
+SUBJECT_DOCS = Table(
+    "proj_subject_docs",
+    METADATA,
+    Column("subject", Text, primary_key=True),
+    Column("history", Text, nullable=False),  # History.to_dict() as JSON
+    Column("grading", Text, nullable=False),  # Grade.to_dict() as JSON
 )
 
 SUBJECT_ENTRIES = Table(

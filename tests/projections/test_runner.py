@@ -9,11 +9,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, inspect, select, update
 
 from ledger.errors import MalformedInput
 from ledger.projections import ProjectionError, Projections, load_grading_rules
-from ledger.projections.tables import COMMITMENTS, CONTRACTS, INDICATORS, SUBJECT_ENTRIES, SUBJECT_HISTORY, TRACKING
+from ledger.projections.tables import (
+    COMMITMENTS,
+    CONTRACTS,
+    INDICATORS,
+    SUBJECT_DOCS,
+    SUBJECT_ENTRIES,
+    SUBJECT_HISTORY,
+    TRACKING,
+)
 from ledger.service import Ledger
 from ledger.settings import Settings
 from tests.projections.conftest import AS_OF, E_CODE, G_CODE, build_scenario
@@ -36,6 +44,7 @@ def snapshot(p: Projections) -> dict[str, Any]:
             (CONTRACTS, ("contract",)),
             (COMMITMENTS, ("commitment",)),
             (INDICATORS, ("month", "contract_type")),
+            (SUBJECT_DOCS, ("subject",)),
         ):
             rows = [dict(r._mapping) for r in conn.execute(select(table))]
             out[table.name] = sorted(rows, key=lambda r: tuple(r[k] for k in key))
@@ -215,3 +224,24 @@ def test_a_history_marked_stale_while_it_was_worked_out_is_not_stored(projection
     projections._store([projections._work_out(ledger, E_CODE, AS_OF)])
     stored = projections.record(E_CODE)
     assert stored is not None and stored["score"] == projections.grade(E_CODE).score
+
+
+def test_read_models_of_the_earlier_layout_are_rebuilt(settings: Settings, ledger: Ledger) -> None:
+    build_scenario(ledger)
+    first = Projections.open(settings, clock=lambda: AS_OF, ledger=ledger)
+    first.run_once(ledger)
+    expected = first.grade(E_CODE).score
+    with first.engine.begin() as conn:  # the layout that kept the JSON documents in the history rows
+        conn.exec_driver_sql("ALTER TABLE proj_subject_history ADD COLUMN history TEXT")
+    first.close()
+    again = Projections.open(settings, clock=lambda: AS_OF, ledger=ledger)
+    try:
+        with again.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("proj_subject_history")}
+        assert "history" not in columns
+        assert again.position() == 0
+        again.run_once(ledger)
+        assert again.position() == ledger.size()
+        assert again.grade(E_CODE).score == expected
+    finally:
+        again.close()
