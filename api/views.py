@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import column, select, table
+from sqlalchemy import bindparam, column, select, table
 
 from api.models import (
     CheckItem,
@@ -280,6 +280,20 @@ def subject_history(ledger: Ledger, subject: str, as_of: str) -> History:
 
 _SUBJECTS = table("lvyue_subjects", column("subject"), column("kind"))
 _CHUNK = 500
+_CHECK = (  # built once: the statement's construction cost more than the query
+    select(
+        _SUBJECTS.c.subject,
+        _SUBJECTS.c.kind,
+        SUBJECT_HISTORY.c.as_of,
+        SUBJECT_HISTORY.c.grade,
+        SUBJECT_HISTORY.c.score,
+        SUBJECT_HISTORY.c.overdue_open,
+        SUBJECT_HISTORY.c.commitments_broken,
+        SUBJECT_HISTORY.c.arrears_amount,
+    )
+    .select_from(_SUBJECTS.outerjoin(SUBJECT_HISTORY, SUBJECT_HISTORY.c.subject == _SUBJECTS.c.subject))
+    .where(_SUBJECTS.c.subject.in_(bindparam("codes", expanding=True)))
+)
 
 
 def check_subjects(ledger: Ledger, codes: Iterable[str], as_of: str) -> list[CheckItem]:
@@ -296,24 +310,10 @@ def check_subjects(ledger: Ledger, codes: Iterable[str], as_of: str) -> list[Che
     projections = current_projections(ledger)
     distinct = list(dict.fromkeys(codes))
     found: dict[str, CheckItem] = {}
-    h = SUBJECT_HISTORY
     with projections.engine.connect() as conn:
         for start in range(0, len(distinct), _CHUNK):
             chunk = distinct[start : start + _CHUNK]
-            rows = conn.execute(
-                select(
-                    _SUBJECTS.c.subject,
-                    _SUBJECTS.c.kind,
-                    h.c.as_of,
-                    h.c.grade,
-                    h.c.score,
-                    h.c.overdue_open,
-                    h.c.commitments_broken,
-                    h.c.arrears_amount,
-                )
-                .select_from(_SUBJECTS.outerjoin(h, h.c.subject == _SUBJECTS.c.subject))
-                .where(_SUBJECTS.c.subject.in_(chunk))
-            ).all()
+            rows = conn.execute(_CHECK, {"codes": chunk}).all()
             for r in rows:
                 if r.as_of == as_of:
                     item = {
