@@ -123,6 +123,20 @@ class _Computed:
     graded: Grade
 
 
+_RECORD = (  # built once: the statement's construction cost more than the query
+    select(
+        SUBJECT_HISTORY.c.as_of,
+        SUBJECT_HISTORY.c.through,
+        SUBJECT_HISTORY.c.kind,
+        SUBJECT_HISTORY.c.grade,
+        SUBJECT_HISTORY.c.score,
+        SUBJECT_DOCS.c.history,
+        SUBJECT_DOCS.c.grading,
+    )
+    .join(SUBJECT_DOCS, SUBJECT_DOCS.c.subject == SUBJECT_HISTORY.c.subject)
+    .where(SUBJECT_HISTORY.c.subject == bindparam("subject"))
+)
+
 _STORE_HISTORY = (
     update(SUBJECT_HISTORY)
     .where(and_(SUBJECT_HISTORY.c.subject == bindparam("s"), SUBJECT_HISTORY.c.version == bindparam("v")))
@@ -741,19 +755,7 @@ class Projections:
         "as_of", "through", "kind", "grade", "score", "history", "grading"}``; None when the subject has no
         row or it awaits recomputation."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    SUBJECT_HISTORY.c.as_of,
-                    SUBJECT_HISTORY.c.through,
-                    SUBJECT_HISTORY.c.kind,
-                    SUBJECT_HISTORY.c.grade,
-                    SUBJECT_HISTORY.c.score,
-                    SUBJECT_DOCS.c.history,
-                    SUBJECT_DOCS.c.grading,
-                )
-                .join(SUBJECT_DOCS, SUBJECT_DOCS.c.subject == SUBJECT_HISTORY.c.subject)
-                .where(SUBJECT_HISTORY.c.subject == subject)
-            ).first()
+            row = conn.execute(_RECORD, {"subject": subject}).first()
         if row is None or row.as_of == "":
             return None
         return {
