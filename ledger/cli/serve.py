@@ -8,6 +8,7 @@ import threading
 
 import click
 
+from ledger.cli.workers import run_workers
 from ledger.service import Ledger
 from ledger.settings import Settings
 
@@ -35,7 +36,11 @@ def start_checkpoints(ledger: Ledger, interval: float) -> tuple[threading.Thread
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
-    "--workers", default=1, show_default=True, type=int, help="Worker processes (the chain is safe across them)."
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Worker processes, each on its own SO_REUSEPORT socket (the chain is safe across them).",
 )
 @click.option(
     "--rate", default=20.0, show_default=True, help="Public reads per second per client address (0: no limit)."
@@ -82,14 +87,7 @@ def serve(host: str, port: int, workers: int, rate: float, access_log: bool) -> 
                 # the workers read the projections this process keeps current
                 os.environ["LVYUE_RATE"] = str(rate)
                 os.environ["LVYUE_PROJECTIONS_POLL"] = "0"
-                uvicorn.run(
-                    "api.main:app_from_env",
-                    factory=True,
-                    host=host,
-                    port=port,
-                    workers=workers,
-                    access_log=access_log,
-                )
+                run_workers(host, port, workers, access_log=access_log)
             else:
                 app = create_app(ledger, tokens=tokens, rate=rate, projections=projections, poller=poller)
                 uvicorn.run(app, host=host, port=port, access_log=access_log)
