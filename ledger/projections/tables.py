@@ -200,13 +200,16 @@ def make_engine(settings: Settings) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(
-        url,
-        pool_size=5,
-        max_overflow=5,
-        pool_pre_ping=True,
-        connect_args={"options": "-c synchronous_commit=off"},
-    )
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _connect_pg(dbapi_connection: Any, _record: Any) -> None:
+        # a statement of its own, so that options the database URL gives are kept
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+        dbapi_connection.commit()
+
+    return engine
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@ polling, and the operator's grading rules."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from ledger.projections.tables import (
     SUBJECT_ENTRIES,
     SUBJECT_HISTORY,
     TRACKING,
+    make_engine,
 )
 from ledger.service import Ledger
 from ledger.settings import Settings
@@ -245,3 +247,20 @@ def test_read_models_of_the_earlier_layout_are_rebuilt(settings: Settings, ledge
         assert again.grade(E_CODE).score == expected
     finally:
         again.close()
+
+
+def test_options_of_the_database_url_are_kept(settings: Settings) -> None:
+    if not settings.database_url:
+        pytest.skip("PostgreSQL connection options")
+    url = (
+        settings.database_url
+        + ("&" if "?" in settings.database_url else "?")
+        + "options=-c%20statement_timeout%3D12345"
+    )
+    engine = make_engine(dataclasses.replace(settings, database_url=url))
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "12345ms"
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    finally:
+        engine.dispose()
