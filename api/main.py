@@ -13,6 +13,7 @@ from api import errors
 from api.access import AccessLog
 from api.auth import Tokens, issue_tokens
 from api.clock import OpenAggregates
+from api.committer import RemoteCommit
 from api.fast_submit import FastSubmit
 from api.ratelimit import RateLimiter
 from api.routes import aggregates, casework, credit, desk, log, operator, portal, push, statements, subjects
@@ -77,6 +78,7 @@ def create_app(
     app.state.poller = poller
     app.state.own_poller = None
     app.state.group_commit = GroupCommit(ledger)
+    app.state.remote_commit = None  # set by app_from_env when another process commits (api.committer)
     app.state.tokens = tokens
     app.state.limiter = RateLimiter(rate, burst) if rate > 0 else None
     app.state.access = AccessLog(access_log or ledger.settings.data_dir / "access-log.jsonl")
@@ -124,7 +126,8 @@ def app_from_env() -> FastAPI:
     projections poller in this worker (safe with several workers: the runner's position moves by compare-and-set,
     so no entry is applied twice; the losers of a race just retry), ``0`` runs none and reads the projections as
     they are, another process keeping them current (``lvyue serve --workers N`` runs one poller in its
-    supervising process and sets ``0`` for its workers).
+    supervising process and sets ``0`` for its workers). LVYUE_COMMITTER, when set, is the socket of the process
+    that commits submitted statements for every worker (``api.committer``; ``lvyue serve --workers N`` sets it).
 
     Raises:
         LedgerError: the store cannot be opened.
@@ -141,4 +144,7 @@ def app_from_env() -> FastAPI:
         ledger, rate=float(os.environ.get("LVYUE_RATE", "20")), projections=projections, poller=poller, catch_up=False
     )
     app.state.own_poller = poller
+    committer = os.environ.get("LVYUE_COMMITTER")
+    if committer:
+        app.state.remote_commit = RemoteCommit(Path(committer))
     return app

@@ -45,14 +45,23 @@ async def submit(request: Request, group: GroupCommitDep) -> Response:
     return await answer(await request.body(), group)
 
 
+def check_size(body: bytes) -> None:
+    """Refuse a body longer than any statement may be.
+
+    Raises:
+        MalformedInput: ``too_large``.
+    """
+    if len(body) > MAX_STATEMENT_BYTES:
+        raise MalformedInput(f"a statement is at most {MAX_STATEMENT_BYTES} bytes", code="too_large")
+
+
 async def answer(body: bytes, group: GroupCommit) -> Response:
     """The response to ``POST /statements`` with ``body``: the receipt, 201.
 
     Raises:
         LedgerError: the statement is refused (nothing stored).
     """
-    if len(body) > MAX_STATEMENT_BYTES:
-        raise MalformedInput(f"a statement is at most {MAX_STATEMENT_BYTES} bytes", code="too_large")
+    check_size(body)
     try:
         item = orjson.loads(body)
     except orjson.JSONDecodeError as e:

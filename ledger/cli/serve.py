@@ -4,7 +4,9 @@ the projections poller (one, in this process, whatever the number of workers).""
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from pathlib import Path
 
 import click
 
@@ -87,7 +89,17 @@ def serve(host: str, port: int, workers: int, rate: float, access_log: bool) -> 
                 # the workers read the projections this process keeps current
                 os.environ["LVYUE_RATE"] = str(rate)
                 os.environ["LVYUE_PROJECTIONS_POLL"] = "0"
-                run_workers(host, port, workers, access_log=access_log)
+                # and this process commits the statements every worker is sent (api.committer)
+                from api.committer import CommitServer
+
+                committer = CommitServer(ledger, _socket_path(settings))
+                committer.start()
+                os.environ["LVYUE_COMMITTER"] = str(committer.path)
+                poller.stop()  # a process of its own keeps the projections current from here on
+                try:
+                    run_workers(host, port, workers, access_log=access_log, projections=True)
+                finally:
+                    committer.stop()
             else:
                 app = create_app(ledger, tokens=tokens, rate=rate, projections=projections, poller=poller)
                 uvicorn.run(app, host=host, port=port, access_log=access_log)
@@ -97,6 +109,15 @@ def serve(host: str, port: int, workers: int, rate: float, access_log: bool) -> 
         poller.stop()
         projections.close()
         ledger.close()
+
+
+def _socket_path(settings: Settings) -> Path:
+    """Where the commit socket goes: in the data directory, or in a fresh temporary one when that path would be
+    too long for a Unix socket (about 100 bytes)."""
+    path = settings.data_dir.resolve() / "commit.sock"
+    if len(str(path)) < 100:
+        return path
+    return Path(tempfile.mkdtemp(prefix="lvyue-")) / "commit.sock"
 
 
 def register(group: click.Group) -> None:

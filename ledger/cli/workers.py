@@ -57,8 +57,20 @@ def _worker(host: str, port: int, access_log: bool) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run_workers(host: str, port: int, workers: int, *, access_log: bool) -> None:
-    """Serve with ``workers`` processes until SIGINT or SIGTERM (see the module docstring).
+def _projections() -> None:
+    """The projections process: the poller that keeps the read models of the LVYUE_* ledger current."""
+    from api.views import open_projections
+    from ledger.service import Ledger
+    from ledger.settings import Settings
+
+    ledger = Ledger.open(Settings.from_env())
+    open_projections(ledger).start_polling(ledger, interval=0.25).join()
+
+
+def run_workers(host: str, port: int, workers: int, *, access_log: bool, projections: bool = False) -> None:
+    """Serve with ``workers`` processes until SIGINT or SIGTERM (see the module docstring); with
+    ``projections``, one more process keeps the read models current (its poller apart from the process that
+    commits, so that the two do not share one interpreter lock).
 
     Raises:
         OSError: the address cannot be bound.
@@ -66,9 +78,13 @@ def run_workers(host: str, port: int, workers: int, *, access_log: bool) -> None
     listening_socket(host, port).close()  # fail here, with the reason, if the address cannot be had
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
+    kinds = ["worker"] * workers + (["projections"] if projections else [])
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(host, port, access_log), name="lvyue-worker", daemon=False)
+    def start(kind: str) -> BaseProcess:
+        if kind == "projections":
+            process = context.Process(target=_projections, name="lvyue-projections", daemon=False)
+        else:
+            process = context.Process(target=_worker, args=(host, port, access_log), name="lvyue-worker", daemon=False)
         process.start()
         return process
 
@@ -76,14 +92,14 @@ def run_workers(host: str, port: int, workers: int, *, access_log: bool) -> None
         stopping.set()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    processes = [start() for _ in range(workers)]
+    processes = [start(kind) for kind in kinds]
     try:
         while not stopping.wait(0.2):
             for i, process in enumerate(processes):
                 if not process.is_alive() and not stopping.is_set():
-                    click.echo(f"worker {process.pid} ended ({process.exitcode}); starting another", err=True)
+                    click.echo(f"{kinds[i]} {process.pid} ended ({process.exitcode}); starting another", err=True)
                     time.sleep(RESTART_PAUSE)
-                    processes[i] = start()
+                    processes[i] = start(kinds[i])
     finally:
         for process in processes:
             if process.is_alive() and process.pid is not None:
