@@ -144,6 +144,9 @@ class RemoteCommit:
         except (OSError, asyncio.IncompleteReadError, ValueError) as e:
             writer.close()
             raise StoreUnavailable(f"the committer broke off: {e}") from e
+        except BaseException:
+            writer.close()  # cancelled between request and answer: the connection is out of step, not reused
+            raise
         self._idle.append((reader, writer))
         status = int.from_bytes(payload[:2], "big")
         size = int.from_bytes(payload[2:4], "big")
