@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.service import Ledger, Receipt
-from verifier.statement import CONTRACT_STATEMENT_TYPES
 
 
 @dataclass
@@ -27,30 +26,6 @@ class _Slot:
     done: bool = False
     receipt: Receipt | None = None
     error: LedgerError | None = None
-
-
-# Statements whose acceptance changes nothing that statements about other aggregates are checked against (which
-# subjects are registered, which keys are valid): a group of only these cannot change the checks of a group
-# about other aggregates.
-_CONTAINED = CONTRACT_STATEMENT_TYPES | {"commitment.made", "commitment.kept", "commitment.broken"}
-
-
-def independent(flight: Sequence[Mapping[str, Any]], waiting: Sequence[Any]) -> bool:
-    """True when the statements ``waiting`` (items, or (item, future) pairs) may be checked before the group
-    ``flight`` is committed: every statement in flight is of a contained type, and none waiting is about an
-    aggregate in flight. Anything unreadable counts as dependent."""
-    aggregates = set()
-    for item in flight:
-        st = item.get("statement") if isinstance(item, Mapping) else None
-        if not isinstance(st, Mapping) or st.get("type") not in _CONTAINED or not isinstance(st.get("aggregate"), str):
-            return False
-        aggregates.add(st["aggregate"])
-    for entry in waiting:
-        item = entry[0] if isinstance(entry, tuple) else entry
-        st = item.get("statement") if isinstance(item, Mapping) else None
-        if not isinstance(st, Mapping) or not isinstance(st.get("aggregate"), str) or st["aggregate"] in aggregates:
-            return False
-    return True
 
 
 class GroupCommit:
@@ -67,7 +42,6 @@ class GroupCommit:
         self._draining = False
         self._drainer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvyue-commit")
-        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvyue-check")
 
     async def submit_async(self, item: Mapping[str, Any]) -> Receipt:
         """Submit one signed statement from a coroutine; the commits run on one worker thread, so the event
@@ -85,58 +59,21 @@ class GroupCommit:
         return await future
 
     async def _drain(self) -> None:
-        """Commit the waiting statements a group at a time. While one group is appended (its commit waits on the
-        disk), the next is checked, if it cannot depend on the one in flight (``independent``); otherwise it is
-        checked once that one is committed."""
         loop = asyncio.get_running_loop()
-        flight: tuple[list[tuple[Mapping[str, Any], asyncio.Future[Receipt]]], asyncio.Future[Any]] | None = None
         try:
-            while self._waiting or flight is not None:
-                group: list[tuple[Mapping[str, Any], asyncio.Future[Receipt]]] = []
-                checked: Any = None
-                if self._waiting and (flight is None or independent([i for i, _ in flight[0]], self._waiting)):
-                    group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
-                    items = [item for item, _ in group]
-                    checked = await loop.run_in_executor(self._checker, self._check, items)
-                if flight is not None:
-                    done, flight = flight, None
-                    self._deliver(done[0], await done[1])
-                if group:
-                    items = [item for item, _ in group]
-                    flight = (group, loop.run_in_executor(self._executor, self._append, items, checked))
+            while self._waiting:
+                group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
+                slots = [_Slot(item) for item, _ in group]
+                await loop.run_in_executor(self._executor, self._commit, slots)
+                for slot, (_, future) in zip(slots, group, strict=True):
+                    if future.done():
+                        continue
+                    if slot.error is not None:
+                        future.set_exception(slot.error)
+                    else:
+                        future.set_result(slot.receipt or {})
         finally:
             self._draining = False
-
-    def _check(self, items: list[Mapping[str, Any]]) -> Any:
-        try:
-            return self.ledger.check_each(items)
-        except Exception as e:  # answered for every item when appended
-            return e
-
-    def _append(self, items: list[Mapping[str, Any]], checked: Any) -> list[Receipt | LedgerError]:
-        if isinstance(checked, LedgerError):
-            return [checked] * len(items)
-        if isinstance(checked, Exception):
-            return [LedgerError(f"internal error: {checked}", code="internal")] * len(items)
-        try:
-            return self.ledger.append_checked(items, checked)
-        except LedgerError as e:
-            return [e] * len(items)
-        except Exception as e:  # an unexpected failure still answers every waiter
-            return [LedgerError(f"internal error: {e}", code="internal")] * len(items)
-
-    @staticmethod
-    def _deliver(
-        group: list[tuple[Mapping[str, Any], asyncio.Future[Receipt]]], results: list[Receipt | LedgerError]
-    ) -> None:
-        for (_, future), r in zip(group, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(r, LedgerError):
-                r.details.pop("item", None)  # its place in the group means nothing to its one submitter
-                future.set_exception(r)
-            else:
-                future.set_result(r)
 
     def submit(self, item: Mapping[str, Any]) -> Receipt:
         """Submit one signed statement; return its receipt.

@@ -217,16 +217,7 @@ class Ledger:
         """Check independent signed statements and append those that pass in one transaction (group commit):
         for each item its receipt, or the error that refused it. A statement never depends on one refused
         before it in the same call (it is checked as if that one had not been sent)."""
-        return self.append_checked(items, self.check_each(items))
-
-    def check_each(self, items: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The first half of ``submit_each``: each item checked (parsed, verified, against the rules), as an
-        opaque value to hand to ``append_checked``, or the error that refused it. Nothing is stored."""
-        return self._check_each(items, all_or_nothing=False)
-
-    def append_checked(self, items: Sequence[Mapping[str, Any]], checked: Sequence[Any]) -> list[Receipt | LedgerError]:
-        """The second half of ``submit_each``: append what ``check_each`` passed of ``items`` in one transaction
-        and return, for each item, its receipt or its error."""
+        checked = self._check_each(items, all_or_nothing=False)
         good = [p for p in checked if isinstance(p, _Prepared)]
         if not good:
             return [c for c in checked if isinstance(c, LedgerError)]
