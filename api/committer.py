@@ -53,14 +53,23 @@ class CommitServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._failed: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="lvyue-committer", daemon=True)
 
     def start(self) -> None:
-        """Bind the socket and start answering; return once it accepts connections."""
+        """Bind the socket and start answering; return once it accepts connections.
+
+        Raises:
+            OSError: the socket cannot be bound.
+        """
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # left by a process that ended without cleaning up
         self._thread.start()
         self._ready.wait(30)
+        if self._failed is not None:
+            raise self._failed
+        if not self._ready.is_set():
+            raise OSError(f"the commit socket {self.path} did not open")
 
     def stop(self) -> None:
         """Stop answering (closing the workers' connections) and remove the socket."""
@@ -71,7 +80,11 @@ class CommitServer:
             self.path.unlink()
 
     def _run(self) -> None:
-        asyncio.run(self._serve())
+        try:
+            asyncio.run(self._serve())
+        except OSError as e:
+            self._failed = e
+            self._ready.set()
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -1,5 +1,7 @@
 """``lvyue serve``: the HTTP API (uvicorn) on the Ledger opened from the settings, with periodic checkpoints and
-the projections poller (one, in this process, whatever the number of workers)."""
+one projections poller. With one worker, everything runs in this process; with ``--workers N``, this process
+commits the statements every worker is sent (api.committer) and issues the checkpoints, one more process keeps
+the projections current, and the N workers answer the requests (ledger.cli.workers)."""
 
 from __future__ import annotations
 
@@ -86,16 +88,16 @@ def serve(host: str, port: int, workers: int, rate: float, access_log: bool) -> 
             click.echo(f"       its report   {base}/subjects/{subject}/report.html")
         try:
             if workers > 1:
-                # the workers read the projections this process keeps current
+                # the workers read the projections another process keeps current, and hand the statements
+                # they are sent to this process (api.committer)
                 os.environ["LVYUE_RATE"] = str(rate)
                 os.environ["LVYUE_PROJECTIONS_POLL"] = "0"
-                # and this process commits the statements every worker is sent (api.committer)
                 from api.committer import CommitServer
 
                 committer = CommitServer(ledger, _socket_path(settings))
                 committer.start()
                 os.environ["LVYUE_COMMITTER"] = str(committer.path)
-                poller.stop()  # a process of its own keeps the projections current from here on
+                poller.stop()  # the projections process takes over
                 try:
                     run_workers(host, port, workers, access_log=access_log, projections=True)
                 finally:

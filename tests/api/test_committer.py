@@ -6,6 +6,7 @@ import copy
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import Tokens
@@ -55,3 +56,9 @@ def test_committer_answers_as_the_worker_would(ledger: Ledger, tmp_path: Path, b
             assert ledger.size() == size + 1
     finally:
         server.stop()
+
+
+def test_a_commit_socket_that_cannot_be_bound_is_an_error(ledger: Ledger, tmp_path: Path) -> None:
+    server = CommitServer(ledger, tmp_path / ("x" * 120 + ".sock"))  # longer than a Unix socket's path may be
+    with pytest.raises(OSError):
+        server.start()

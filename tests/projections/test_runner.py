@@ -251,7 +251,9 @@ def test_read_models_of_the_earlier_layout_are_rebuilt(settings: Settings, ledge
 
 def test_options_of_the_database_url_are_kept(settings: Settings) -> None:
     if not settings.database_url:
-        pytest.skip("PostgreSQL connection options")
+        pytest.skip(
+            "runs when LVYUE_DATABASE_URL names a PostgreSQL server (as .ci/run does): it checks its URL's options"
+        )
     url = (
         settings.database_url
         + ("&" if "?" in settings.database_url else "?")
