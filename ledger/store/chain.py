@@ -41,14 +41,13 @@ class Pending:
     statement_bytes: bytes | None = None  # canonical(statement), when already computed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Appended:
     """An entry as written: its index, hash and bytes."""
 
     index: int
     entry_hash: bytes
     entry: bytes
-    notification_id: int
 
 
 BeforeCommit = Callable[[list[Appended]], None]
@@ -59,7 +58,7 @@ BeforeCommit = Callable[[list[Appended]], None]
 class ChainWrites:
     """Rows to write besides the stored events, gathered while chaining a batch."""
 
-    entries: list[tuple[int, int, bytes]] = field(default_factory=list)  # idx, notification id, hash
+    entries: list[tuple[int, bytes]] = field(default_factory=list)  # idx, hash (in the order of the events)
     hashes: dict[int, bytes] = field(default_factory=dict)  # stored hash index -> hash
     heads: dict[str, int] = field(default_factory=dict)
     keys: list[tuple[str, str, bytes, int]] = field(default_factory=list)
@@ -69,6 +68,11 @@ class ChainWrites:
 
 class ChainTx(Protocol):
     """What the chain needs from a backend's open, locked transaction."""
+
+    def prefetch(self, subjects: Iterable[str], pairs: Iterable[tuple[str, str]]) -> None:
+        """Say what ``subject_heads`` and ``key_validity`` will be asked next, before ``head`` is: a backend
+        across a network reads it all in the round trip that reads the head."""
+        ...
 
     def head(self) -> tuple[int, bytes | None]:
         """The next index and the hash of the last entry (None when the log is empty)."""
@@ -86,12 +90,9 @@ class ChainTx(Protocol):
         """Stored Merkle hashes by stored index."""
         ...
 
-    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
-        """Insert into the event store's table; return the notification ids in the order given."""
-        ...
-
-    def write(self, writes: ChainWrites) -> None:
-        """Write the chain's own rows."""
+    def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
+        """Insert the events into the event store's table and write the chain's own rows, ``writes.entries``
+        pairing each event in turn with its ledger index and entry hash."""
         ...
 
 
@@ -126,10 +127,13 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | No
         RuleRejected: a genesis statement anywhere but at index 0.
         eventsourcing.persistence.IntegrityError: an aggregate version is taken (raised by ``tx``).
     """
-    index, prev = tx.head()
-    heads = tx.subject_heads({s for p in pendings for s in p.concerns})
+    subjects = {s for p in pendings for s in p.concerns}
     wanted = {(str(s["signer"]), str(s["key_id"])) for p in pendings for s in p.signatures}
-    keys = tx.key_validity(wanted | {pair for p in pendings for pair in p.revokes})
+    wanted.update(pair for p in pendings for pair in p.revokes)
+    tx.prefetch(subjects, wanted)
+    index, prev = tx.head()
+    heads = tx.subject_heads(subjects)
+    keys = tx.key_validity(wanted)
     writes = ChainWrites()
 
     def read(indexes: Sequence[int]) -> list[bytes]:
@@ -171,10 +175,9 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | No
         prev = digest
         index += 1
     events = [StoredEvent(p.originator_id, p.version, STATEMENT_TOPIC, data) for p, _, data, _ in built]
-    notification_ids = tx.insert_events(events)
-    writes.entries = [(i, nid, digest) for (_, i, _, digest), nid in zip(built, notification_ids, strict=True)]
-    tx.write(writes)
-    return [Appended(i, digest, data, nid) for (_, i, data, digest), nid in zip(built, notification_ids, strict=True)]
+    writes.entries = [(i, digest) for _, i, _, digest in built]
+    tx.write(events, writes)
+    return [Appended(i, digest, data) for _, i, data, digest in built]
 
 
 def b64(data: bytes) -> str:
@@ -229,6 +232,9 @@ class CachedChainTx:
         self.fresh = False  # the cache's subject heads are current (nobody else appended since)
         self.written: ChainWrites | None = None
 
+    def prefetch(self, subjects: Iterable[str], pairs: Iterable[tuple[str, str]]) -> None:
+        self.inner.prefetch(subjects, pairs)
+
     def head(self) -> tuple[int, bytes | None]:
         size, last = self.inner.head()
         self.fresh = size == self.cache.size and last == self.cache.last
@@ -256,11 +262,8 @@ class CachedChainTx:
         found = dict(zip(missing, self.inner.read_hashes(missing), strict=True)) if missing else {}
         return [kept[i] if i in kept else found[i] for i in indexes]
 
-    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
-        return self.inner.insert_events(events)
-
-    def write(self, writes: ChainWrites) -> None:
-        self.inner.write(writes)
+    def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
+        self.inner.write(events, writes)
         self.written = writes
 
 

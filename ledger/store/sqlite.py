@@ -51,6 +51,9 @@ class _SQLiteChainTx:
         self.c.execute(sql, params)
         return list(self.c.fetchall())
 
+    def prefetch(self, subjects: Iterable[str], pairs: Iterable[tuple[str, str]]) -> None:
+        pass  # each read is a call into the same process
+
     def head(self) -> tuple[int, bytes | None]:
         rows = self._all(schema.HEAD)
         return (int(rows[0][0]) + 1, bytes(rows[0][1])) if rows else (0, None)
@@ -77,14 +80,12 @@ class _SQLiteChainTx:
         found = {int(i): bytes(h) for i, h in self._all(sql, list(indexes))}
         return [found[i] for i in indexes]
 
-    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
+    def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
         ids = self.recorder._insert_events(self.c, events)
-        assert ids is not None
-        return list(ids)
-
-    def write(self, writes: ChainWrites) -> None:
+        assert ids is not None and len(ids) == len(writes.entries)
+        entries = [(i, nid, digest) for (i, digest), nid in zip(writes.entries, ids, strict=True)]
         for sql, rows in (
-            (schema.INSERT_ENTRY, writes.entries),
+            (schema.INSERT_ENTRY, entries),
             (schema.INSERT_HASH, list(writes.hashes.items())),
             (schema.UPSERT_HEAD, list(writes.heads.items())),
             (schema.INSERT_KEY, writes.keys),

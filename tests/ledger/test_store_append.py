@@ -1,0 +1,61 @@
+"""The recorder's append on each backend: a write refused by the database leaves no trace and no stuck
+transaction (on PostgreSQL the append is pipelined, so the refusal comes back with the commit)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from ledger.errors import BadSignature
+from ledger.service import Ledger, _Prepared
+from tests.ledger.scenario import commitment_body, enterprise, government
+from verifier.bundle import verify_bundle
+
+
+def _prepared(ledger: Ledger, signed: dict[str, object]) -> _Prepared:
+    checked = ledger._check_each([signed], all_or_nothing=True)
+    assert isinstance(checked[0], _Prepared)
+    return checked[0]
+
+
+def _verifies(ledger: Ledger) -> int:
+    out = io.BytesIO()
+    ledger.export(out)
+    return verify_bundle(out.getvalue().splitlines(), ledger.verifier_key, workers=1).entries
+
+
+def test_a_version_taken_in_the_database_refuses_the_append_and_the_store_goes_on(ledger: Ledger) -> None:
+    authority, maker = government(ledger), enterprise(ledger)
+    pending = _prepared(ledger, maker.statement("commitment.made", str(uuid.uuid4()), commitment_body(authority)))
+    ledger.store.append([pending.pending])
+    size = ledger.store.size()
+    other = _prepared(ledger, maker.statement("commitment.made", str(uuid.uuid4()), commitment_body(authority)))
+    with pytest.raises(IntegrityError):
+        ledger.store.append([other.pending, pending.pending])  # the second one's version is taken
+    assert ledger.store.size() == size, "nothing of the refused batch may be stored"
+    for _ in range(3):
+        maker.submit("commitment.made", str(uuid.uuid4()), commitment_body(authority))
+    assert ledger.store.size() == size + 3
+    assert _verifies(ledger) == size + 3
+
+
+def test_a_refusal_just_before_the_commit_rolls_back_and_the_store_goes_on(ledger: Ledger) -> None:
+    authority, maker = government(ledger), enterprise(ledger)
+    pending = _prepared(ledger, maker.statement("commitment.made", str(uuid.uuid4()), commitment_body(authority)))
+    size = ledger.store.size()
+    seen: list[int] = []
+
+    def refuse(appended: list[object]) -> None:
+        seen.append(len(appended))
+        raise BadSignature("refused before the commit", code="bad_signature")
+
+    with pytest.raises(BadSignature):
+        ledger.store.append([pending.pending], before_commit=refuse)
+    assert seen == [1]
+    assert ledger.store.size() == size
+    appended = ledger.store.append([pending.pending])  # the same statement, now accepted at the same index
+    assert appended[0].index == size
+    assert _verifies(ledger) == size + 1
