@@ -18,7 +18,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
 from ledger.store import chain, schema
@@ -42,59 +42,58 @@ def _pg(sql: str) -> str:
 
 
 class _PostgresChainTx:
-    """The chain's reads and writes in a pipeline: the reads go in one round trip (``prefetch``), the writes are
-    queued and travel with the commit."""
+    """The chain's reads and writes in a pipeline: every read in one statement sent with the lock
+    (``prefetch``), every write in one statement that travels with the commit (``write``)."""
 
     def __init__(self, conn: Connection[DictRow], curs: Cursor[DictRow], recorder: LedgerPostgresRecorder) -> None:
         self.conn = conn
         self.curs = curs
         self.recorder = recorder
-        self._head: Cursor[DictRow] | None = None
-        self._subjects: tuple[set[str], Cursor[DictRow]] | None = None
-        self._keys: tuple[set[tuple[str, str]], Cursor[DictRow]] | None = None
+        self._reads: Cursor[tuple[Any, ...]] | None = None
+        self._subjects: set[str] = set()
+        self._pairs: set[tuple[str, str]] = set()
+        self._heads: dict[str, int] = {}
+        self._keys: dict[tuple[str, str], tuple[int, int | None]] = {}
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.curs.execute(_pg(sql), params)  # type: ignore[arg-type]
         return [tuple(row.values()) for row in self.curs.fetchall()]
 
-    def _send(self, sql: str, params: Sequence[Any] = ()) -> Cursor[DictRow]:
-        curs = self.conn.cursor()
-        curs.execute(_pg(sql), params, prepare=True)  # type: ignore[arg-type]
-        return curs
-
     def prefetch(self, subjects: Iterable[str], pairs: Iterable[tuple[str, str]]) -> None:
-        self._head = self._send(schema.HEAD)
-        wanted = set(subjects)
-        if wanted:
-            self._subjects = (wanted, self._send(_SUBJECT_HEADS, (list(wanted),)))
-        keys = set(pairs)
-        if keys:
-            self._keys = (keys, self._send(_KEY_VALIDITY, ([s for s, _ in keys], [k for _, k in keys])))
+        self._subjects, self._pairs = set(subjects), set(pairs)
+        self._reads = self.conn.cursor(row_factory=tuple_row)
+        self._reads.execute(
+            _READS,
+            (list(self._subjects), [s for s, _ in self._pairs], [k for _, k in self._pairs]),
+            prepare=True,
+        )
 
     def head(self) -> tuple[int, bytes | None]:
-        curs, self._head = self._head, None
-        rows = [tuple(r.values()) for r in curs.fetchall()] if curs is not None else self._all(schema.HEAD)
-        return (int(rows[0][0]) + 1, bytes(rows[0][1])) if rows else (0, None)
+        if self._reads is None:
+            rows = self._all(schema.HEAD)
+            return (int(rows[0][0]) + 1, bytes(rows[0][1])) if rows else (0, None)
+        head: tuple[int, bytes | None] = (0, None)
+        for kind, idx, data, subject, key_id, revoked_at in self._reads.fetchall():
+            if kind == 0:
+                head = (int(idx) + 1, bytes(data))
+            elif kind == 1:
+                self._heads[str(subject)] = int(idx)
+            else:
+                self._keys[(str(subject), str(key_id))] = (int(idx), None if revoked_at is None else int(revoked_at))
+        self._reads = None
+        return head
 
     def subject_heads(self, subjects: Iterable[str]) -> dict[str, int]:
         wanted = set(subjects)
-        if not wanted:
-            return {}
-        if self._subjects is not None and wanted <= self._subjects[0]:
-            rows = [tuple(r.values()) for r in self._subjects[1].fetchall()]
-            self._subjects = None
-            return {str(s): int(i) for s, i in rows if s in wanted}
+        if wanted <= self._subjects:
+            return {s: self._heads[s] for s in wanted if s in self._heads}
         return {str(s): int(i) for s, i in self._all(_SUBJECT_HEADS, (list(wanted),))}
 
     def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
         wanted = set(pairs)
-        if not wanted:
-            return {}
-        if self._keys is not None and wanted <= self._keys[0]:
-            rows = [tuple(r.values()) for r in self._keys[1].fetchall()]
-            self._keys = None
-        else:
-            rows = self._all(_KEY_VALIDITY, ([s for s, _ in wanted], [k for _, k in wanted]))
+        if wanted <= self._pairs:
+            return {p: self._keys[p] for p in wanted if p in self._keys}
+        rows = self._all(_KEY_VALIDITY, ([s for s, _ in wanted], [k for _, k in wanted]))
         return {(str(s), str(k)): (int(b), None if r is None else int(r)) for s, k, b, r in rows}
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
@@ -103,26 +102,25 @@ class _PostgresChainTx:
         return [found[i] for i in indexes]
 
     def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
-        """Queue the writes: the events and their entries in one statement, then the hashes and subject heads;
-        none of it is waited for here (the commit's round trip brings back any error)."""
-        rec = self.recorder
+        """Queue the writes, not waited for here (the commit's round trip brings back any error): the events, their
+        entries, the Merkle hashes and the subject heads in one statement; keys and subjects, rarer, after it."""
         c = self.conn.cursor()
         c.execute(
-            rec.insert_entries_statement,
+            self.recorder.write_statement,
             (
-                [
-                    rec.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                    for e in events
-                ],
                 [e.originator_id for e in events],
                 [e.originator_version for e in events],
+                [e.topic for e in events],
+                [e.state for e in events],
                 [i for i, _ in writes.entries],
                 [h for _, h in writes.entries],
+                list(writes.hashes),
+                list(writes.hashes.values()),
+                list(writes.heads),
+                list(writes.heads.values()),
             ),
             prepare=True,
         )
-        c.execute(_INSERT_HASHES, (list(writes.hashes), list(writes.hashes.values())), prepare=True)
-        c.execute(_UPSERT_HEADS, (list(writes.heads), list(writes.heads.values())), prepare=True)
         if writes.keys:
             c.executemany(_pg(schema.INSERT_KEY), writes.keys)
         if writes.revokes:
@@ -136,11 +134,13 @@ _KEY_VALIDITY = (
     "SELECT subject, key_id, bound_at, revoked_at FROM lvyue_keys "
     "WHERE (subject, key_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))"
 )
-_INSERT_HASHES = "INSERT INTO lvyue_hashes (id, hash) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
-_UPSERT_HEADS = (
-    "INSERT INTO lvyue_subject_heads (subject, idx) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
-    "ON CONFLICT (subject) DO UPDATE SET idx = excluded.idx"
+_READS = (
+    "(SELECT 0, idx, hash, NULL::text, NULL::text, NULL::bigint FROM lvyue_entries ORDER BY idx DESC LIMIT 1) "
+    "UNION ALL SELECT 1, idx, NULL, subject, NULL, NULL FROM lvyue_subject_heads WHERE subject = ANY(%b::text[]) "
+    "UNION ALL SELECT 2, bound_at, NULL, subject, key_id, revoked_at FROM lvyue_keys "
+    "WHERE (subject, key_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
 )
+"""The head, the subject heads and the key validity an append needs, one row each (tagged 0, 1, 2)."""
 
 
 class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
@@ -153,19 +153,20 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
             f"SELECT e.idx, s.state FROM lvyue_entries e JOIN {table} s ON s.notification_id = e.notification_id "
             "WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx"
         )
-        # The events and their entries in one statement: the entries take the notification ids the events get.
-        self.insert_entries_statement = SQL(
-            "WITH ev AS (INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(%s::{schema}.{type}[]) "
-            "RETURNING notification_id, originator_id, originator_version) "
+        # Every row of an append in one statement: the entries take the notification ids the events get, in the
+        # order given. The arrays go in binary (%b): no text escaping of the entries' bytes.
+        self.write_statement = SQL(
+            "WITH x AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::bigint[], "
+            "%b::bytea[]) WITH ORDINALITY AS x(originator_id, originator_version, topic, state, idx, hash, n)), "
+            "ev AS (INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM x ORDER BY n "
+            "RETURNING notification_id, originator_id, originator_version), "
+            "h AS (INSERT INTO lvyue_hashes (id, hash) SELECT * FROM unnest(%b::bigint[], %b::bytea[])), "
+            "s AS (INSERT INTO lvyue_subject_heads (subject, idx) SELECT * FROM unnest(%b::text[], %b::bigint[]) "
+            "ON CONFLICT (subject) DO UPDATE SET idx = excluded.idx) "
             "INSERT INTO lvyue_entries (idx, notification_id, hash) SELECT x.idx, ev.notification_id, x.hash "
-            "FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bytea[]) "
-            "AS x(originator_id, originator_version, idx, hash) JOIN ev USING (originator_id, originator_version)"
-        ).format(
-            schema=Identifier(datastore.schema),
-            table=Identifier(events_table_name),
-            type=Identifier(self.stored_event_type_name),
-        )
+            "FROM x JOIN ev USING (originator_id, originator_version)"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(events_table_name))
         for statement in schema.create_statements("BYTEA", "BIGINT"):
             self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
         self._lock_sql: list[str | bytes] | None = None
