@@ -190,9 +190,10 @@ class ChainCache:
 
     - Stored Merkle hashes never change once committed: the ones this process wrote recently are kept (the right
       edge of the tree needs mostly those), up to ``hashes_kept``.
-    - The latest entry concerning each subject is kept for the subjects this process appended about, and is
-      trusted only while the log's head is still the one this process committed last (index and hash, read in
-      the locked transaction): when another writer appended in between, it is forgotten and read again.
+    - The latest entry concerning each subject is kept for the subjects this process appended about, and so is
+      the validity of the keys that signed them; both are trusted only while the log's head is still the one
+      this process committed last (index and hash, read in the locked transaction): when another writer appended
+      in between, they are forgotten and read again.
 
     Updated only after a commit succeeded (``committed``), under the recorder's write lock.
     """
@@ -201,6 +202,7 @@ class ChainCache:
         self.size = -1
         self.last: bytes | None = None
         self.heads: dict[str, int] = {}
+        self.keys: dict[tuple[str, str], tuple[int, int | None]] = {}
         self.hashes: dict[int, bytes] = {}
         self.hashes_kept = hashes_kept
         self.subjects_kept = subjects_kept
@@ -212,11 +214,15 @@ class ChainCache:
             return
         if not tx.fresh:
             self.heads.clear()
+            self.keys.clear()
         for subject, index in writes.heads.items():
             self.heads.pop(subject, None)
             self.heads[subject] = index
         while len(self.heads) > self.subjects_kept:
             del self.heads[next(iter(self.heads))]
+        self.keys.update(tx.keys)  # as read in the transaction, with its own bindings and revocations applied
+        while len(self.keys) > self.subjects_kept:
+            del self.keys[next(iter(self.keys))]
         self.hashes.update(writes.hashes)
         while len(self.hashes) > self.hashes_kept:
             del self.hashes[next(iter(self.hashes))]
@@ -229,8 +235,9 @@ class CachedChainTx:
     def __init__(self, inner: ChainTx, cache: ChainCache) -> None:
         self.inner = inner
         self.cache = cache
-        self.fresh = False  # the cache's subject heads are current (nobody else appended since)
+        self.fresh = False  # the cache's subject heads and keys are current (nobody else appended since)
         self.written: ChainWrites | None = None
+        self.keys: dict[tuple[str, str], tuple[int, int | None]] = {}  # handed to the chain, which updates it
 
     def prefetch(self, subjects: Iterable[str], pairs: Iterable[tuple[str, str]]) -> None:
         self.inner.prefetch(subjects, pairs)
@@ -254,7 +261,18 @@ class CachedChainTx:
         return found
 
     def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
-        return self.inner.key_validity(pairs)
+        wanted = set(pairs)
+        found = self.keys
+        if self.fresh:
+            kept = self.cache.keys
+            for pair in list(wanted):
+                validity = kept.get(pair)
+                if validity is not None:
+                    found[pair] = validity
+                    wanted.discard(pair)
+        if wanted:
+            found.update(self.inner.key_validity(wanted))
+        return found
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         kept = self.cache.hashes
