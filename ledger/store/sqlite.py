@@ -119,7 +119,8 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         return self._write_lock.held() if self._write_lock is not None else contextlib.nullcontext()
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *schema.create_statements("BLOB", "INTEGER", " WITHOUT ROWID")]
+        ours = schema.create_statements("BLOB", "INTEGER", " WITHOUT ROWID")
+        return [*super().construct_create_table_statements(), *ours]
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
