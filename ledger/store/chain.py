@@ -10,9 +10,9 @@ narrow ``ChainTx`` interface, so SQLite and PostgreSQL share one implementation.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -96,9 +96,17 @@ class ChainTx(Protocol):
         ...
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
+
 def received_now() -> str:
-    """The current UTC time as an entry's ``received`` value (microseconds, ``Z``)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+    """The current UTC time as an entry's ``received`` value (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)."""
+    global _second
+    second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{micro:06d}Z"
 
 
 def _check_keys(pending: Pending, index: int, keys: Mapping[tuple[str, str], tuple[int, int | None]]) -> None:

@@ -59,3 +59,17 @@ def test_a_refusal_just_before_the_commit_rolls_back_and_the_store_goes_on(ledge
     appended = ledger.store.append([pending.pending])  # the same statement, now accepted at the same index
     assert appended[0].index == size
     assert _verifies(ledger) == size + 1
+
+
+def test_the_received_time_is_now_in_the_entry_form() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ledger.store.chain import received_now
+    from verifier.statement import check_time
+
+    before = datetime.now(UTC) - timedelta(milliseconds=1)  # the clocks round and truncate differently
+    stamps = [received_now() for _ in range(1000)]
+    after = datetime.now(UTC) + timedelta(milliseconds=1)
+    for stamp in stamps:
+        assert len(stamp) == len("2026-01-01T00:00:00.000000Z")
+        assert before <= check_time(stamp) <= after
