@@ -7,9 +7,10 @@ log's head to the commit: two writers, in one process or several, can never chai
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -132,14 +133,26 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
             c.execute(sql, params)
 
     def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
-        with self._appending, self._writing(), self.datastore.get_connection(commit=True) as conn:
-            assert isinstance(conn, SQLiteConnection)
+        with self._appending, self._writing(), self._append_connection() as conn:
             with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
                 tx, appended = chain.append_cached(
                     _SQLiteChainTx(cursor, self), self._chain_cache, pendings, before_commit
                 )
             self._chain_cache.committed(tx, appended)
             return appended
+
+    @contextlib.contextmanager
+    def _append_connection(self) -> Iterator[SQLiteConnection]:
+        """The connection appends use (under ``_appending`` and the file's write lock): one of the recorder's own,
+        so an append does not go through the pool's reader-writer interlocking, which the write lock makes
+        redundant. An in-memory database has no write lock and keeps to the pool."""
+        pool = self.datastore.pool
+        if self._write_lock is None or not isinstance(pool, _LedgerSQLitePool):
+            with self.datastore.get_connection(commit=True) as conn:
+                assert isinstance(conn, SQLiteConnection)
+                yield conn
+            return
+        yield pool.appender()
 
     def select_entry_states(self, originator_id: UUID, gt: int) -> list[bytes]:
         return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]
@@ -151,7 +164,24 @@ an append, which runs about eight different statements, would parse every one of
 
 
 class _LedgerSQLitePool(SQLiteConnectionPool):
-    """The library's connection pool, with connections that keep their prepared statements."""
+    """The library's connection pool, with connections that keep their prepared statements, and one connection
+    kept apart for the recorder's appends (``appender``), closed with the pool."""
+
+    _appender: SQLiteConnection | None = None
+    _appender_pid = 0
+
+    def appender(self) -> SQLiteConnection:
+        """The connection kept for appends (made on first use, and again in a forked child)."""
+        if self._appender is None or self._appender_pid != os.getpid():
+            self._appender = self._create_connection()
+            self._appender_pid = os.getpid()
+        return self._appender
+
+    def close(self) -> None:
+        super().close()
+        if self._appender is not None and self._appender_pid == os.getpid():
+            self._appender.close()
+        self._appender = None
 
     def _create_connection(self) -> SQLiteConnection:
         try:

@@ -73,3 +73,22 @@ def test_the_received_time_is_now_in_the_entry_form() -> None:
     for stamp in stamps:
         assert len(stamp) == len("2026-01-01T00:00:00.000000Z")
         assert before <= check_time(stamp) <= after
+
+
+def test_appends_use_the_recorders_own_sqlite_connection_closed_with_the_ledger(ledger: Ledger) -> None:
+    import sqlite3
+
+    from ledger.store.sqlite import _LedgerSQLitePool
+
+    pool = getattr(ledger.store, "datastore").pool
+    if not isinstance(pool, _LedgerSQLitePool):
+        pytest.skip("on SQLite only: PostgreSQL appends take a connection from the pool")
+    authority, maker = government(ledger), enterprise(ledger)
+    maker.submit("commitment.made", str(uuid.uuid4()), commitment_body(authority))
+    own = pool.appender()
+    assert pool.appender() is own, "every append of the process uses the one connection"
+    raw = own._sqlite_conn
+    assert raw.execute("SELECT COUNT(*) FROM lvyue_entries").fetchone()[0] == ledger.size()
+    ledger.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        raw.execute("SELECT 1")
