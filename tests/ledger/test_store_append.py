@@ -80,7 +80,7 @@ def test_appends_use_the_recorders_own_sqlite_connection_closed_with_the_ledger(
 
     from ledger.store.sqlite import _LedgerSQLitePool
 
-    pool = getattr(ledger.store, "datastore").pool
+    pool = ledger.store.datastore.pool
     if not isinstance(pool, _LedgerSQLitePool):
         pytest.skip("on SQLite only: PostgreSQL appends take a connection from the pool")
     authority, maker = government(ledger), enterprise(ledger)
