@@ -13,7 +13,7 @@ import base64
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -237,6 +237,22 @@ class ChainCache:
         self.size, self.last = appended[-1].index + 1, appended[-1].entry_hash
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _take_kept(wanted: set[_K], kept: Mapping[_K, _V], found: dict[_K, _V]) -> set[_K]:
+    """Copy into ``found`` what ``kept`` holds of ``wanted``; return the keys it does not hold."""
+    rest: set[_K] = set()
+    for key in wanted:
+        value = kept.get(key)
+        if value is None:
+            rest.add(key)
+        else:
+            found[key] = value
+    return rest
+
+
 class CachedChainTx:
     """A ``ChainTx`` that answers from a ``ChainCache`` what it can and asks the backend's for the rest."""
 
@@ -256,28 +272,15 @@ class CachedChainTx:
         return size, last
 
     def subject_heads(self, subjects: Iterable[str]) -> dict[str, int]:
-        wanted = set(subjects)
         found: dict[str, int] = {}
-        if self.fresh:
-            for subject in list(wanted):
-                index = self.cache.heads.get(subject)
-                if index is not None:
-                    found[subject] = index
-                    wanted.discard(subject)
+        wanted = _take_kept(set(subjects), self.cache.heads if self.fresh else {}, found)
         if wanted:
             found.update(self.inner.subject_heads(wanted))
         return found
 
     def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
-        wanted = set(pairs)
         found = self.keys
-        if self.fresh:
-            kept = self.cache.keys
-            for pair in list(wanted):
-                validity = kept.get(pair)
-                if validity is not None:
-                    found[pair] = validity
-                    wanted.discard(pair)
+        wanted = _take_kept(set(pairs), self.cache.keys if self.fresh else {}, found)
         if wanted:
             found.update(self.inner.key_validity(wanted))
         return found
