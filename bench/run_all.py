@@ -49,8 +49,6 @@ def main() -> None:
                 writers,
                 "--seconds",
                 "10" if quick else "20",
-                "--statements",
-                "15000" if quick else "40000",
             ],
         )
 
