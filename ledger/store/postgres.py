@@ -1,7 +1,8 @@
 """The PostgreSQL backend: the eventsourcing library's PostgreSQL application recorder, chaining in its insert.
 
 ``append`` takes the library's EXCLUSIVE lock on the event table first (the same lock its own inserts take), then
-reads the log's head, chains, and inserts, all in one transaction. The ledger index is its own contiguous counter
+reads the log's head, chains, and inserts, all in one transaction of two round trips (a pipeline: the lock and
+every read, then every write and the commit). The ledger index is its own contiguous counter
 (``lvyue_entries.idx``): the event table's notification ids come from a sequence and have gaps after a rollback.
 """
 
