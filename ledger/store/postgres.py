@@ -70,9 +70,7 @@ class _PostgresChainTx:
         )
 
     def head(self) -> tuple[int, bytes | None]:
-        if self._reads is None:
-            rows = self._all(schema.HEAD)
-            return (int(rows[0][0]) + 1, bytes(rows[0][1])) if rows else (0, None)
+        assert self._reads is not None, "prefetch comes first"
         head: tuple[int, bytes | None] = (0, None)
         for kind, idx, data, subject, key_id, revoked_at in self._reads.fetchall():
             if kind == 0:
@@ -86,16 +84,13 @@ class _PostgresChainTx:
 
     def subject_heads(self, subjects: Iterable[str]) -> dict[str, int]:
         wanted = set(subjects)
-        if wanted <= self._subjects:
-            return {s: self._heads[s] for s in wanted if s in self._heads}
-        return {str(s): int(i) for s, i in self._all(_SUBJECT_HEADS, (list(wanted),))}
+        assert wanted <= self._subjects, "read by prefetch"
+        return {s: self._heads[s] for s in wanted if s in self._heads}
 
     def key_validity(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
         wanted = set(pairs)
-        if wanted <= self._pairs:
-            return {p: self._keys[p] for p in wanted if p in self._keys}
-        rows = self._all(_KEY_VALIDITY, ([s for s, _ in wanted], [k for _, k in wanted]))
-        return {(str(s), str(k)): (int(b), None if r is None else int(r)) for s, k, b, r in rows}
+        assert wanted <= self._pairs, "read by prefetch"
+        return {p: self._keys[p] for p in wanted if p in self._keys}
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         rows = self._all("SELECT id, hash FROM lvyue_hashes WHERE id = ANY(?)", (list(indexes),))
@@ -130,11 +125,6 @@ class _PostgresChainTx:
             c.executemany(_pg(schema.INSERT_SUBJECT), writes.subjects)
 
 
-_SUBJECT_HEADS = "SELECT subject, idx FROM lvyue_subject_heads WHERE subject = ANY(?::text[])"
-_KEY_VALIDITY = (
-    "SELECT subject, key_id, bound_at, revoked_at FROM lvyue_keys "
-    "WHERE (subject, key_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))"
-)
 _READS = (
     "(SELECT 0, idx, hash, NULL::text, NULL::text, NULL::bigint FROM lvyue_entries ORDER BY idx DESC LIMIT 1) "
     "UNION ALL SELECT 1, idx, NULL, subject, NULL, NULL FROM lvyue_subject_heads WHERE subject = ANY(%b::text[]) "

@@ -83,7 +83,7 @@ class _SQLiteChainTx:
 
     def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
         ids = self.recorder._insert_events(self.c, events)
-        assert ids is not None and len(ids) == len(writes.entries)
+        assert ids is not None
         entries = [(i, nid, digest) for (i, digest), nid in zip(writes.entries, ids, strict=True)]
         for sql, rows in (
             (schema.INSERT_ENTRY, entries),

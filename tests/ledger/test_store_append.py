@@ -4,13 +4,17 @@ transaction (on PostgreSQL the append is pipelined, so the refusal comes back wi
 from __future__ import annotations
 
 import io
+import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from ledger.errors import BadSignature
 from ledger.service import Ledger, _Prepared
+from ledger.settings import Settings
+from ledger.store.sqlite import _LedgerSQLitePool
 from tests.ledger.scenario import commitment_body, enterprise, government
 from verifier.bundle import verify_bundle
 
@@ -75,14 +79,11 @@ def test_the_received_time_is_now_in_the_entry_form() -> None:
         assert before <= check_time(stamp) <= after
 
 
-def test_appends_use_the_recorders_own_sqlite_connection_closed_with_the_ledger(ledger: Ledger) -> None:
-    import sqlite3
-
-    from ledger.store.sqlite import _LedgerSQLitePool
-
+def test_sqlite_appends_use_the_recorders_own_connection_closed_with_the_ledger(tmp_path: Path) -> None:
+    # SQLite whichever database the other tests run on: this is the SQLite recorder's connection.
+    ledger = Ledger.open(Settings(data_dir=tmp_path / "data", database_url=None, origin="test.lvyue.example/log"))
     pool = ledger.store.datastore.pool
-    if not isinstance(pool, _LedgerSQLitePool):
-        pytest.skip("on SQLite only: PostgreSQL appends take a connection from the pool")
+    assert isinstance(pool, _LedgerSQLitePool)
     authority, maker = government(ledger), enterprise(ledger)
     maker.submit("commitment.made", str(uuid.uuid4()), commitment_body(authority))
     own = pool.appender()
