@@ -12,7 +12,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Literal
@@ -32,6 +32,7 @@ from ledger.errors import (
 )
 from ledger.platform import AUTHORITY_NAME, OPERATOR_NAME, PlatformKeys
 from ledger.settings import Settings
+from ledger.side_thread import SideThread
 from ledger.store import open_recorder
 from ledger.store.base import LedgerStore
 from ledger.store.chain import Appended, Pending
@@ -56,7 +57,7 @@ from verifier.statement import (
 Receipt = dict[str, Any]
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the log's clock a statement's time may be
 _SignatureJob = tuple[int, bytes, bytes, bytes, str, str]  # item, message, signature, public key, key id, signer
-_PARALLEL_VERIFY = 16  # at least this many signatures (or receipts) are shared with a second thread
+_PARALLEL_VERIFY = 2  # at least this many signatures are shared with a second thread
 STATE_CACHE = 200_000  # aggregate states kept in memory
 
 
@@ -101,6 +102,7 @@ class Ledger:
         self._log_signer = platform.signer()
         self._known_size = 0  # a lower bound of the log's size, raised as entries are seen
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lvyue-verify")
+        self._receipt_thread: SideThread[Appended, Receipt] = SideThread(self._receipt, "lvyue-receipts")
 
     # -- opening -----------------------------------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ class Ledger:
     def close(self) -> None:
         """Release the store's connections."""
         self._pool.shutdown(wait=False)
+        self._receipt_thread.close()
         closer = getattr(self.store, "datastore", None)
         if closer is not None:
             closer.close()
@@ -209,9 +212,8 @@ class Ledger:
         """
         if not items:
             raise MalformedInput("empty batch", code="empty_batch")
-        deferred: list[Future[dict[int, LedgerError]]] = []
-        checked = self._check_each(items, all_or_nothing=True, deferred=deferred)
-        return self._append([p for p in checked if isinstance(p, _Prepared)], deferred[0] if deferred else None)
+        checked = self._check_each(items, all_or_nothing=True)
+        return self._append([p for p in checked if isinstance(p, _Prepared)])
 
     def submit_each(self, items: Sequence[Mapping[str, Any]]) -> list[Receipt | LedgerError]:
         """Check independent signed statements and append those that pass in one transaction (group commit):
@@ -239,29 +241,18 @@ class Ledger:
                 out.append(e)
         return out
 
-    def _append(
-        self, prepared: Sequence[_Prepared], verifying: Future[dict[int, LedgerError]] | None = None
-    ) -> list[Receipt]:
+    def _append(self, prepared: Sequence[_Prepared]) -> list[Receipt]:
         """Store the checked statements and return their receipts.
 
-        ``verifying``, when given, is the signature check still running on a pool thread: the transaction
-        waits for it before it commits and rolls back on a bad signature (reported before any other error).
-        The receipts of the first half are signed on a pool thread while the commit waits on the disk (both
+        The receipts of the first half are signed on a side thread while the commit waits on the disk (both
         release the GIL), the rest on this thread after it; none leaves here unless the commit succeeded."""
-        ahead: list[Future[list[Receipt]]] = []
+        ahead: list[Callable[[], list[Receipt]]] = []
 
         def before_commit(appended: list[Appended]) -> None:
-            if verifying is not None:
-                _raise_first(verifying.result())
-            ahead.append(self._pool.submit(self._receipts, appended[: (len(appended) + 1) // 2]))
+            ahead.append(self._receipt_thread.start(appended[: (len(appended) + 1) // 2]))
 
         try:
-            try:
-                appended = self.store.append([p.pending for p in prepared], before_commit=before_commit)
-            except (IntegrityError, PersistenceError, LedgerError):
-                if verifying is not None:
-                    _raise_first(verifying.result())
-                raise
+            appended = self.store.append([p.pending for p in prepared], before_commit=before_commit)
         except IntegrityError as e:
             with self._lock:
                 for p in prepared:
@@ -278,31 +269,19 @@ class Ledger:
             for p in prepared:
                 self._remember(p.signed.aggregate, p.signed.version, p.state)
             self._known_size = max(self._known_size, appended[-1].index + 1)
-        first = ahead[0].result()
+        first = ahead[0]()
         return first + self._receipts(appended[len(first) :])
 
     def _receipts(self, appended: Sequence[Appended]) -> list[Receipt]:
         return [self._receipt(a) for a in appended]
 
-    def _check_each(
-        self,
-        items: Sequence[Mapping[str, Any]],
-        *,
-        all_or_nothing: bool,
-        deferred: list[Future[dict[int, LedgerError]]] | None = None,
-    ) -> list[_Prepared | LedgerError]:
+    def _check_each(self, items: Sequence[Mapping[str, Any]], *, all_or_nothing: bool) -> list[_Prepared | LedgerError]:
         """Parse, verify and rule-check each item, in order. With ``all_or_nothing`` the first refusal is raised;
-        otherwise each refused item gets its error and the others are checked as if it had not been sent.
-
-        Given ``deferred`` (all or nothing only), a few signatures are verified on a pool thread while the rules
-        and the write go on here: the future is appended to it and the caller must see it done before
-        committing. A signature failure is still the one reported when a statement breaks a rule too."""
+        otherwise each refused item gets its error and the others are checked as if it had not been sent."""
         results: list[_Prepared | LedgerError | None] = [None] * len(items)
 
         def refuse(i: int, error: LedgerError) -> None:
             if all_or_nothing:
-                if deferred:
-                    _raise_first(deferred[0].result())
                 raise error
             results[i] = error
 
@@ -314,12 +293,9 @@ class Ledger:
                 parsed.append(None)
                 refuse(i, e)
         jobs = self._signature_jobs(parsed, refuse)
-        if deferred is not None and all_or_nothing and len(jobs) < _PARALLEL_VERIFY:
-            deferred.append(self._pool.submit(self._check_signatures, jobs))
-        else:
-            failures = self._check_signatures(jobs)
-            for i in sorted(failures):
-                refuse(i, failures[i])
+        failures = self._check_signatures(jobs)
+        for i in sorted(failures):
+            refuse(i, failures[i])
         overlay: dict[str, tuple[int, Any]] = {}
         batch = _BatchFacts()
         for i, signed in enumerate(parsed):
@@ -836,9 +812,3 @@ def _statement_time() -> str:
 
 def _key_id(public_key_b64: str) -> str:
     return key_id(b64decode(public_key_b64, what="public_key", size=32))
-
-
-def _raise_first(failures: Mapping[int, LedgerError]) -> None:
-    """Raise the failure of the earliest item, if any."""
-    if failures:
-        raise failures[min(failures)]

@@ -158,6 +158,13 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         return [bytes(e.state) for e in self.select_events(originator_id, gt=gt)]
 
 
+PAGE_SIZE = 2048
+"""The page size of a new ledger file. An append writes about six pages (the event and its index, the entry, the
+Merkle hashes, the subject heads), each a frame of the write-ahead log flushed at commit: pages of 2 KiB still
+hold an entry (about 1 KiB) whole, and halve the bytes each commit writes and flushes against SQLite's default of
+4 KiB. Measured one statement per transaction: about 25 µs less an append (of about 550). A file made before
+keeps its page size (SQLite changes it only by a ``VACUUM`` outside WAL mode)."""
+
 STATEMENT_CACHE = 128
 """Prepared statements kept per connection. The library opens its connections with a cache of one statement, so
 an append, which runs about eight different statements, would parse every one of them again each time."""
@@ -198,6 +205,7 @@ class _LedgerSQLitePool(SQLiteConnectionPool):
         if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
             mode = c.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
+                c.execute(f"PRAGMA page_size={PAGE_SIZE}")  # takes effect only while the file is still empty
                 c.execute("PRAGMA journal_mode=WAL")
                 self.journal_mode_was_changed_to_wal = True
             self.is_journal_mode_wal = True

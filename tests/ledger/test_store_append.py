@@ -93,3 +93,31 @@ def test_sqlite_appends_use_the_recorders_own_connection_closed_with_the_ledger(
     ledger.close()
     with pytest.raises(sqlite3.ProgrammingError):
         raw.execute("SELECT 1")
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_sqlite_ledger_file_has_small_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
+    from ledger.store.sqlite import PAGE_SIZE
+
+    new = Settings(data_dir=tmp_path / "new", database_url=None, origin="test.lvyue.example/log")
+    ledger = Ledger.open(new)
+    ledger.close()
+    assert _page_size(new.sqlite_path) == PAGE_SIZE != 4096
+
+    # A file made with SQLite's default page size (as ledgers made before were) is opened as it is.
+    old = Settings(data_dir=tmp_path / "old", database_url=None, origin="test.lvyue.example/log")
+    old.data_dir.mkdir(parents=True)
+    with sqlite3.connect(old.sqlite_path) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE made_before (x INTEGER)")
+    ledger = Ledger.open(old)
+    authority, maker = government(ledger), enterprise(ledger)
+    maker.submit("commitment.made", str(uuid.uuid4()), commitment_body(authority))
+    assert _verifies(ledger) == ledger.size()
+    ledger.close()
+    assert _page_size(old.sqlite_path) == 4096
