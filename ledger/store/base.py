@@ -77,12 +77,14 @@ class LedgerStore:
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored Merkle hashes by stored index (a tlog HashReader)."""
-        found: dict[int, bytes] = {}
+        found: list[bytes] = []
         for chunk_start in range(0, len(indexes), 500):
-            chunk = list(indexes[chunk_start : chunk_start + 500])
-            sql = f"SELECT id, hash FROM lvyue_hashes WHERE {schema.in_list('id', len(chunk))}"
-            found.update((int(i), bytes(h)) for i, h in self._rows(sql, chunk))
-        return [found[i] for i in indexes]
+            found += schema.pick_hashes(
+                indexes[chunk_start : chunk_start + 500],
+                lambda records: self._rows(schema.nodes_sql(len(records)), records),
+                lambda older: self._rows(schema.legacy_hashes_sql(len(older)), older),
+            )
+        return found
 
     def key(self, subject: str, key_id: str) -> tuple[bytes, int, int | None] | None:
         """(public key, bound_at, revoked_at) of a key bound to ``subject``, or None."""

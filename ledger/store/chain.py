@@ -58,8 +58,8 @@ BeforeCommit = Callable[[list[Appended]], None]
 class ChainWrites:
     """Rows to write besides the stored events, gathered while chaining a batch."""
 
-    entries: list[tuple[int, bytes]] = field(default_factory=list)  # idx, hash (in the order of the events)
-    hashes: dict[int, bytes] = field(default_factory=dict)  # stored hash index -> hash
+    entries: list[tuple[int, bytes, bytes]] = field(default_factory=list)  # idx, hash, nodes (in the events' order)
+    hashes: dict[int, bytes] = field(default_factory=dict)  # stored hash index -> hash (the same nodes, for reading)
     heads: dict[str, int] = field(default_factory=dict)
     keys: list[tuple[str, str, bytes, int]] = field(default_factory=list)
     revokes: list[tuple[str, str, int]] = field(default_factory=list)
@@ -150,7 +150,7 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | No
         return [writes.hashes[i] if i in writes.hashes else found[i] for i in indexes]
 
     received = (now or received_now)()
-    built: list[tuple[Pending, int, bytes, bytes]] = []
+    built: list[tuple[Pending, int, bytes, bytes, bytes]] = []
     for pending in pendings:
         if pending.statement["type"] == "log.genesis":
             if index != 0:
@@ -179,13 +179,13 @@ def append(tx: ChainTx, pendings: Sequence[Pending], now: Callable[[], str] | No
         for subject in pending.concerns:
             heads[subject] = index
             writes.heads[subject] = index
-        built.append((pending, index, data, digest))
+        built.append((pending, index, data, digest, b"".join(new)))
         prev = digest
         index += 1
-    events = [StoredEvent(p.originator_id, p.version, STATEMENT_TOPIC, data) for p, _, data, _ in built]
-    writes.entries = [(i, digest) for _, i, _, digest in built]
+    events = [StoredEvent(p.originator_id, p.version, STATEMENT_TOPIC, data) for p, _, data, _, _ in built]
+    writes.entries = [(i, digest, nodes) for _, i, _, digest, nodes in built]
     tx.write(events, writes)
-    return [Appended(i, digest, data) for _, i, data, digest in built]
+    return [Appended(i, digest, data) for _, i, data, digest, _ in built]
 
 
 def b64(data: bytes) -> str:

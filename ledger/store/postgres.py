@@ -93,13 +93,15 @@ class _PostgresChainTx:
         return {p: self._keys[p] for p in wanted if p in self._keys}
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
-        rows = self._all("SELECT id, hash FROM lvyue_hashes WHERE id = ANY(?)", (list(indexes),))
-        found = {int(i): bytes(h) for i, h in rows}
-        return [found[i] for i in indexes]
+        return schema.pick_hashes(
+            indexes,
+            lambda records: self._all("SELECT idx, nodes FROM lvyue_entries WHERE idx = ANY(?)", (records,)),
+            lambda older: self._all("SELECT id, hash FROM lvyue_hashes WHERE id = ANY(?)", (older,)),
+        )
 
     def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
         """Queue the writes, not waited for here (the commit's round trip brings back any error): the events, their
-        entries, the Merkle hashes and the subject heads in one statement; keys and subjects, rarer, after it."""
+        entries with their Merkle hashes, and the subject heads in one statement; keys and subjects, rarer, after it."""
         c = self.conn.cursor()
         c.execute(
             self.recorder.write_statement,
@@ -108,10 +110,9 @@ class _PostgresChainTx:
                 [e.originator_version for e in events],
                 [e.topic for e in events],
                 [e.state for e in events],
-                [i for i, _ in writes.entries],
-                [h for _, h in writes.entries],
-                list(writes.hashes),
-                list(writes.hashes.values()),
+                [i for i, _, _ in writes.entries],
+                [h for _, h, _ in writes.entries],
+                [nodes for _, _, nodes in writes.entries],
                 list(writes.heads),
                 list(writes.heads.values()),
             ),
@@ -148,18 +149,21 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
         # order given. The arrays go in binary (%b): no text escaping of the entries' bytes.
         self.write_statement = SQL(
             "WITH x AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::bigint[], "
-            "%b::bytea[]) WITH ORDINALITY AS x(originator_id, originator_version, topic, state, idx, hash, n)), "
+            "%b::bytea[], %b::bytea[]) "
+            "WITH ORDINALITY AS x(originator_id, originator_version, topic, state, idx, hash, nodes, n)), "
             "ev AS (INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT originator_id, originator_version, topic, state FROM x ORDER BY n "
             "RETURNING notification_id, originator_id, originator_version), "
-            "h AS (INSERT INTO lvyue_hashes (id, hash) SELECT * FROM unnest(%b::bigint[], %b::bytea[])), "
             "s AS (INSERT INTO lvyue_subject_heads (subject, idx) SELECT * FROM unnest(%b::text[], %b::bigint[]) "
             "ON CONFLICT (subject) DO UPDATE SET idx = excluded.idx) "
-            "INSERT INTO lvyue_entries (idx, notification_id, hash) SELECT x.idx, ev.notification_id, x.hash "
-            "FROM x JOIN ev USING (originator_id, originator_version)"
+            "INSERT INTO lvyue_entries (idx, notification_id, hash, nodes) "
+            "SELECT x.idx, ev.notification_id, x.hash, x.nodes FROM x JOIN ev USING (originator_id, originator_version)"
         ).format(schema=Identifier(datastore.schema), table=Identifier(events_table_name))
         for statement in schema.create_statements("BYTEA", "BIGINT"):
             self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+        self.sql_create_statements.append(
+            SQL(schema.ADD_NODES.format(if_not_exists="IF NOT EXISTS ", blob="BYTEA"))  # type: ignore[arg-type]
+        )
         self._lock_sql: list[str | bytes] | None = None
         self._notify_sql: bytes | None = None
         self._chain_cache = ChainCache()

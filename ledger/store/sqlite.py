@@ -77,17 +77,18 @@ class _SQLiteChainTx:
         return found
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
-        sql = f"SELECT id, hash FROM lvyue_hashes WHERE {schema.in_list('id', len(indexes))}"
-        found = {int(i): bytes(h) for i, h in self._all(sql, list(indexes))}
-        return [found[i] for i in indexes]
+        return schema.pick_hashes(
+            indexes,
+            lambda records: self._all(schema.nodes_sql(len(records)), records),
+            lambda older: self._all(schema.legacy_hashes_sql(len(older)), older),
+        )
 
     def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
         ids = self.recorder._insert_events(self.c, events)
         assert ids is not None
-        entries = [(i, nid, digest) for (i, digest), nid in zip(writes.entries, ids, strict=True)]
+        entries = [(i, nid, digest, nodes) for (i, digest, nodes), nid in zip(writes.entries, ids, strict=True)]
         for sql, rows in (
             (schema.INSERT_ENTRY, entries),
-            (schema.INSERT_HASH, list(writes.hashes.items())),
             (schema.UPSERT_HEAD, list(writes.heads.items())),
             (schema.INSERT_KEY, writes.keys),
             (schema.REVOKE_KEY, [(at, s, k) for s, k, at in writes.revokes]),
@@ -122,6 +123,13 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         ours = schema.create_statements("BLOB", "INTEGER", " WITHOUT ROWID")
         return [*super().construct_create_table_statements(), *ours]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        """The tables, and in a ledger made before entries carried their Merkle hashes, the column for them."""
+        super()._create_table(c)
+        c.execute("PRAGMA table_info(lvyue_entries)")
+        if "nodes" not in {str(row[1]) for row in c.fetchall()}:
+            c.execute(schema.ADD_NODES.format(if_not_exists="", blob="BLOB"))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
