@@ -44,9 +44,10 @@ class _ImmediateTransaction(SQLiteTransaction):
 
 
 class _SQLiteChainTx:
-    def __init__(self, cursor: SQLiteCursor, recorder: LedgerSQLiteRecorder) -> None:
+    def __init__(self, cursor: SQLiteCursor, recorder: LedgerSQLiteRecorder, head: tuple[int, bytes] | None) -> None:
         self.c = cursor
         self.recorder = recorder
+        self._head = head  # the head as this connection committed it, when nothing was committed since
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.c.execute(sql, params)
@@ -56,6 +57,8 @@ class _SQLiteChainTx:
         pass  # each read is a call into the same process
 
     def head(self) -> tuple[int, bytes | None]:
+        if self._head is not None:
+            return self._head
         rows = self._all(schema.HEAD)
         return (int(rows[0][0]) + 1, bytes(rows[0][1])) if rows else (0, None)
 
@@ -115,6 +118,7 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
         self._write_lock = None if pool.is_sqlite_memory_mode else write_lock_for(Path(pool.db_name))
         self._chain_cache = ChainCache()
         self._appending = threading.Lock()
+        self._last_append: tuple[SQLiteConnection, int] | None = None  # its connection and data_version
 
     def _writing(self) -> contextlib.AbstractContextManager[None]:
         """Queue behind the other writers of the file (ledger.store.write_lock) for a write transaction."""
@@ -141,12 +145,20 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
             c.execute(sql, params)
 
     def append(self, pendings: Sequence[Pending], before_commit: BeforeCommit | None = None) -> list[Appended]:
+        """Chain and insert ``pendings`` in one ``BEGIN IMMEDIATE`` transaction.
+
+        The log's head is read from the table unless ``PRAGMA data_version`` shows that no other connection has
+        committed since this one's last append (its own commits do not change the number): the head is then the
+        one it committed, kept in the chain cache."""
         with self._appending, self._writing(), self._append_connection() as conn:
             with _ImmediateTransaction(conn, commit=True) as cursor, cursor:
-                tx, appended = chain.append_cached(
-                    _SQLiteChainTx(cursor, self), self._chain_cache, pendings, before_commit
-                )
-            self._chain_cache.committed(tx, appended)
+                cursor.execute("PRAGMA data_version")
+                version = (conn, int(cursor.fetchone()[0]))
+                cache = self._chain_cache
+                known = (cache.size, cache.last) if version == self._last_append and cache.last is not None else None
+                tx, appended = chain.append_cached(_SQLiteChainTx(cursor, self, known), cache, pendings, before_commit)
+            cache.committed(tx, appended)
+            self._last_append = version
             return appended
 
     @contextlib.contextmanager

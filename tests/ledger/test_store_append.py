@@ -12,11 +12,13 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from ledger.errors import BadSignature
+from ledger.parties import Party
 from ledger.service import Ledger, _Prepared
 from ledger.settings import Settings
 from ledger.store.sqlite import _LedgerSQLitePool
 from tests.ledger.scenario import commitment_body, enterprise, government
 from verifier.bundle import verify_bundle
+from verifier.entry import parse_entry
 
 
 def _prepared(ledger: Ledger, signed: dict[str, object]) -> _Prepared:
@@ -121,3 +123,26 @@ def test_a_new_sqlite_ledger_file_has_small_pages_and_an_older_file_keeps_its_ow
     assert _verifies(ledger) == ledger.size()
     ledger.close()
     assert _page_size(old.sqlite_path) == 4096
+
+
+def test_sqlite_appends_by_two_connections_in_turn_chain_onto_each_others_entries(tmp_path: Path) -> None:
+    # Each ledger object has its own append connection; each must see the other's entries before chaining on.
+    settings = Settings(data_dir=tmp_path / "data", database_url=None, origin="test.lvyue.example/log")
+    first = Ledger.open(settings)
+    second = Ledger.open(settings)
+    try:
+        authority, maker = government(first), enterprise(first)
+        other = Party(second, maker.key)
+        for turn in range(12):
+            party = maker if turn % 3 else other  # two in a row by one connection, then one by the other
+            party.submit("commitment.made", str(uuid.uuid4()), commitment_body(authority))
+            if turn == 7:
+                second.checkpoint()  # a write of another kind by the other ledger's connections
+        assert first.size() == second.size()
+        assert _verifies(first) == first.size()
+        heads = {int(i): bytes(h) for i, h in first.store._rows("SELECT idx, hash FROM lvyue_entries")}
+        for index in range(1, first.size()):
+            assert parse_entry(first.entry(index)).prev == heads[index - 1].hex(), f"entry {index} is not chained"
+    finally:
+        first.close()
+        second.close()
