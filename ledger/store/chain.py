@@ -92,7 +92,7 @@ class ChainTx(Protocol):
 
     def write(self, events: Sequence[StoredEvent], writes: ChainWrites) -> None:
         """Insert the events into the event store's table and write the chain's own rows, ``writes.entries``
-        pairing each event in turn with its ledger index and entry hash."""
+        pairing each event in turn with its ledger index, entry hash and stored Merkle hashes."""
         ...
 
 

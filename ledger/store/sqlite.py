@@ -179,11 +179,11 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
 
 
 PAGE_SIZE = 2048
-"""The page size of a new ledger file. An append writes about six pages (the event and its index, the entry, the
-Merkle hashes, the subject heads), each a frame of the write-ahead log flushed at commit: pages of 2 KiB still
-hold an entry (about 1 KiB) whole, and halve the bytes each commit writes and flushes against SQLite's default of
-4 KiB. Measured one statement per transaction: about 25 µs less an append (of about 550). A file made before
-keeps its page size (SQLite changes it only by a ``VACUUM`` outside WAL mode)."""
+"""The page size of a new ledger file. An append writes a page of each B-tree it changes (the event and its
+index, the entry with its Merkle hashes, the subject heads), each a frame of the write-ahead log flushed at
+commit: pages of 2 KiB still hold an entry (about 1 KiB) whole, and halve the bytes each commit writes and flushes
+against SQLite's default of 4 KiB. Measured one statement per transaction: about 25 µs less an append (of about
+550). A file made before keeps its page size (SQLite changes it only by a ``VACUUM`` outside WAL mode)."""
 
 STATEMENT_CACHE = 128
 """Prepared statements kept per connection. The library opens its connections with a cache of one statement, so
